@@ -1,0 +1,266 @@
+//! `lxc-attach`: run a command inside a running container.
+//!
+//! Recipe (contract §1.1): ask the monitor for init's pidfd and the payload cgroup; fork;
+//! the child enters the payload cgroup (from the host's view of cgroupfs), then `setns`
+//! into init's namespaces through the pidfd in one call; as the pid namespace only
+//! applies to children it forks again; the grandchild drops capabilities, sets the
+//! environment, no_new_privs, ids and stdio, and execs. The first child reports the
+//! grandchild's exit status back over a pipe, so the caller returns it (128+signal when
+//! killed). When any of our stdio is a terminal, a pty is allocated on the host and its
+//! slave replaces exactly those stdio fds that are terminals; the rest pass through.
+
+mod child;
+mod options;
+
+pub use options::{AttachOptions, Elevated, EnvPolicy, NsSelect};
+
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult};
+
+use crate::cgroups::{CgroupLayout, CgroupPaths, Cgroups};
+use crate::commands::{Client, CommandError};
+use crate::console::{proxy, term, RawMode};
+use crate::Container;
+
+/// Why an attach failed (the command's own failure is its exit status, not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    #[error("{0} is not running")]
+    NotRunning(String),
+    #[error("failed to ask the monitor for {what}: {source}")]
+    Monitor {
+        what: &'static str,
+        #[source]
+        source: CommandError,
+    },
+    #[error("failed to {op}: {source}")]
+    Sys {
+        op: &'static str,
+        #[source]
+        source: nix::Error,
+    },
+    /// The child's own error text (setns, cgroup, exec…).
+    #[error("{0}")]
+    Child(String),
+}
+
+fn sys(op: &'static str) -> impl FnOnce(nix::Error) -> AttachError {
+    move |source| AttachError::Sys { op, source }
+}
+
+/// What the attaching side learned from the monitor, handed to the child.
+pub(crate) struct Target {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+    pub cgroups: Option<Cgroups>,
+    pub cap_drop: Vec<u32>,
+    pub cap_keep: Option<Vec<u32>>,
+    pub no_new_privs: bool,
+}
+
+fn caps_of(value: &str) -> Vec<u32> {
+    value
+        .split_whitespace()
+        .filter_map(|c| lxcrs_config::model::Capability::parse(c).ok())
+        .map(|c| c.0)
+        .collect()
+}
+
+fn target(c: &Container, opts: &AttachOptions) -> Result<Target, AttachError> {
+    let name = c.name().to_string();
+    let client = match Client::connect(c.lxcpath(), c.name()) {
+        Ok(Some(cl)) => cl,
+        Ok(None) => return Err(AttachError::NotRunning(name)),
+        Err(e) => {
+            return Err(AttachError::Monitor {
+                what: "the container",
+                source: e,
+            })
+        }
+    };
+    let mon = |what| move |source| AttachError::Monitor { what, source };
+    let pid = client.init_pid().map_err(mon("init's pid"))?;
+    let pidfd = client.init_pidfd().map_err(mon("init's pidfd"))?;
+    let cgroups = if opts.elevated.cgroup {
+        None
+    } else {
+        let (payload, _) = client.cgroup_paths().map_err(mon("the cgroup paths"))?;
+        let paths: Option<CgroupPaths> = payload.join("\n").parse().ok();
+        match (paths, CgroupLayout::detect_host()) {
+            (Some(p), Ok(layout)) if !p.0.is_empty() => {
+                Cgroups::open(&layout, c.name(), &p, None).ok()
+            }
+            _ => None,
+        }
+    };
+    let item = |k: &str| client.config_item(k).unwrap_or_default();
+    let keep = item("lxc.cap.keep");
+    let cap_keep = if keep.trim().is_empty() {
+        None
+    } else if keep.trim() == "none" {
+        Some(Vec::new())
+    } else {
+        Some(caps_of(&keep))
+    };
+    Ok(Target {
+        pid,
+        pidfd,
+        cgroups,
+        cap_drop: caps_of(&item("lxc.cap.drop")),
+        cap_keep,
+        no_new_privs: item("lxc.no_new_privs").trim() == "1",
+    })
+}
+
+/// Runs `argv` in the container; returns its exit status (128+signal when killed).
+pub fn attach(c: &Container, opts: &AttachOptions, argv: &[String]) -> Result<i32, AttachError> {
+    let t = target(c, opts)?;
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let ttys = [
+        term::is_tty(stdin.as_fd()),
+        term::is_tty(stdout.as_fd()),
+        term::is_tty(stderr.as_fd()),
+    ];
+    let pty = if ttys.iter().any(|t| *t) {
+        let src = if ttys[0] {
+            stdin.as_fd()
+        } else if ttys[1] {
+            stdout.as_fd()
+        } else {
+            stderr.as_fd()
+        };
+        let ws = term::winsize(src);
+        Some(
+            nix::pty::openpty(
+                ws.as_ref()
+                    .map(|w| nix::pty::Winsize {
+                        ws_row: w.ws_row,
+                        ws_col: w.ws_col,
+                        ws_xpixel: 0,
+                        ws_ypixel: 0,
+                    })
+                    .as_ref(),
+                None,
+            )
+            .map_err(sys("allocate a pty"))?,
+        )
+    } else {
+        None
+    };
+    let (report_r, report_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("create a pipe"))?;
+
+    // SAFETY: lxc-attach is single-threaded; the child only makes syscalls and exits.
+    match unsafe { fork() }.map_err(sys("fork"))? {
+        ForkResult::Child => {
+            drop(report_r);
+            let slave = pty.as_ref().map(|p| p.slave.as_fd());
+            let code = child::first(&t, opts, argv, slave, ttys, &report_w);
+            // SAFETY: leave without running the parent's destructors or atexit handlers.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => {
+            drop(report_w);
+            let master = pty.map(|p| {
+                drop(p.slave);
+                p.master
+            });
+            if let Some(m) = &master {
+                let log = opts.log_file.as_ref().and_then(|p| {
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(p)
+                        .ok()
+                });
+                let raw = if ttys[0] {
+                    RawMode::enter(stdin.as_fd())
+                } else {
+                    None
+                };
+                let out = if ttys[1] {
+                    stdout.as_fd()
+                } else if ttys[2] {
+                    stderr.as_fd()
+                } else {
+                    stdin.as_fd()
+                };
+                let input = ttys[0].then(|| stdin.as_fd());
+                let mut log = log;
+                let _ = proxy::proxy(
+                    input,
+                    out,
+                    m.as_fd(),
+                    None,
+                    Some(report_r.as_fd()),
+                    log.as_mut(),
+                    Some(m.as_fd()),
+                );
+                drop(raw);
+            }
+            let mut report = String::new();
+            let _ = std::fs::File::from(report_r).read_to_string(&mut report);
+            let ws = loop {
+                match waitpid(child, None) {
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    r => break r,
+                }
+            };
+            drop(master);
+            interpret(&report, ws.ok())
+        }
+    }
+}
+
+/// The report the first child writes: `E<msg>\n` on failure, `X<code>` or `K<signal>`
+/// for the command's end.
+fn interpret(report: &str, first: Option<WaitStatus>) -> Result<i32, AttachError> {
+    let mut code = None;
+    let mut errors = Vec::new();
+    for line in report.lines() {
+        if let Some(m) = line.strip_prefix('E') {
+            errors.push(m.to_string());
+        } else if let Some(x) = line.strip_prefix('X') {
+            code = x.trim().parse().ok();
+        } else if let Some(k) = line.strip_prefix('K') {
+            code = k.trim().parse::<i32>().ok().map(|s| 128 + s);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AttachError::Child(errors.join("\n")));
+    }
+    match (code, first) {
+        (Some(c), _) => Ok(c),
+        (None, Some(WaitStatus::Signaled(_, s, _))) => Ok(128 + s as i32),
+        _ => Err(AttachError::Child(
+            "the attached process vanished without a status".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports() {
+        assert_eq!(interpret("X7\n", None).unwrap(), 7);
+        assert_eq!(interpret("K9\n", None).unwrap(), 137);
+        assert!(interpret("Efailed to setns: EPERM\n", None)
+            .unwrap_err()
+            .to_string()
+            .contains("setns"));
+        assert!(interpret("", None).is_err());
+    }
+
+    #[test]
+    fn cap_names() {
+        assert_eq!(caps_of("sys_module  mac_admin"), vec![16, 33]);
+        assert!(caps_of("").is_empty());
+    }
+}

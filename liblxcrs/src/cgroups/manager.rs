@@ -1,0 +1,251 @@
+//! The container-cgroup interface: one small trait, implemented by the v1 (legacy and hybrid)
+//! and v2 (unified) drivers, and [`Cgroups`], the enum that dispatches to the right one.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::unistd::Pid;
+
+use super::error::{CgroupError, Result};
+use super::kill;
+use super::layout::{CgroupLayout, HierarchyKind, LayoutKind};
+use super::paths::CgroupPaths;
+use super::stats::CgroupStats;
+use super::tree::{Placement, Tree, Which};
+use super::v1::V1Cgroups;
+use super::v2::V2Cgroups;
+
+/// How long freeze, thaw and kill wait by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the start sequence, the monitor and the tools do with a container's cgroups.
+///
+/// Order at start: `create_monitor`, `enter_monitor(monitor pid)`, `create_payload`
+/// (on cgroup2 this delegates controllers from the parent, which must by then hold no
+/// processes), clone the child (into [`Cgroups::v2_payload_dir`] where the kernel allows),
+/// `enter_payload(child)`, `apply_limit` for each config key. At stop: `kill_all` if
+/// needed, `remove_payload`, `remove_monitor(Some(own pid))`.
+pub trait CgroupManager {
+    /// Creates the monitor cgroup (`lxcrs.monitor.<name>[-N]`) in every hierarchy.
+    fn create_monitor(&mut self) -> Result<()>;
+    /// Creates the payload cgroup (`lxcrs.payload.<name>[-N]`) in every hierarchy.
+    fn create_payload(&mut self) -> Result<()>;
+    /// Moves `pid` into the monitor cgroup in every hierarchy.
+    fn enter_monitor(&self, pid: Pid) -> Result<()>;
+    /// Moves `pid` into the payload cgroup in every hierarchy (attach uses this too).
+    fn enter_payload(&self, pid: Pid) -> Result<()>;
+    /// Applies one config key: `lxc.cgroup.<controller>.<file>` (v1) or
+    /// `lxc.cgroup2.<file>`. [`CgroupError::is_unsupported_on_host`] tells a key this host
+    /// cannot honour (start may warn and go on) from a real failure.
+    fn apply_limit(&self, key: &str, value: &str) -> Result<()>;
+    /// Reads a payload cgroup file for `lxc-cgroup` (`memory.limit_in_bytes`, `memory.max`),
+    /// without the trailing newline.
+    fn get(&self, file: &str) -> Result<String>;
+    /// Writes a payload cgroup file for `lxc-cgroup`.
+    fn set(&self, file: &str, value: &str) -> Result<()>;
+    /// Freezes the payload and waits until the kernel reports it frozen.
+    fn freeze(&self, timeout: Duration) -> Result<()>;
+    /// Thaws the payload and waits until the kernel reports it thawed.
+    fn thaw(&self, timeout: Duration) -> Result<()>;
+    /// True when the payload is frozen (not while still freezing).
+    fn is_frozen(&self) -> Result<bool>;
+    /// Kills every process in the payload (and below) through `kill`, until it is empty.
+    fn kill_all_with(
+        &self,
+        kill: &mut dyn FnMut(Pid) -> nix::Result<()>,
+        timeout: Duration,
+    ) -> Result<()>;
+    /// Kills every process in the payload with SIGKILL, until it is empty.
+    fn kill_all(&self, timeout: Duration) -> Result<()> {
+        self.kill_all_with(&mut kill::sigkill, timeout)
+    }
+    /// CPU, memory, kernel memory, swap and block I/O use of the payload.
+    fn stats(&self) -> Result<CgroupStats>;
+    /// Every pid in the payload and its sub-cgroups.
+    fn pids(&self) -> Result<Vec<Pid>>;
+    /// Removes the payload cgroup (children first) in every hierarchy.
+    fn remove_payload(&mut self) -> Result<()>;
+    /// Removes the monitor cgroup; with `Some(pid)` first moves that process (the monitor
+    /// itself) out of it.
+    fn remove_monitor(&mut self, pivot: Option<Pid>) -> Result<()>;
+    /// Removes both cgroups, going on past failures and reporting all of them.
+    fn remove(&mut self) -> Result<()> {
+        let errors = [self.remove_payload(), self.remove_monitor(None)];
+        CgroupError::collect(errors.into_iter().filter_map(Result::err).collect())
+    }
+}
+
+/// A container's cgroups on this host: v1 driver for legacy and hybrid hosts, v2 driver for
+/// unified ones.
+#[derive(Debug, Clone)]
+pub enum Cgroups {
+    /// Legacy or hybrid host.
+    V1(V1Cgroups),
+    /// Unified (cgroup2-only) host.
+    V2(V2Cgroups),
+}
+
+/// One hierarchy as the container's cgroup namespace and `lxc.mount.auto = cgroup:…` need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HierarchyMount {
+    /// v1 with its controllers (incl. `name=systemd`), or v2.
+    pub kind: HierarchyKind,
+    /// Mount point on the host, e.g. `/sys/fs/cgroup/memory`.
+    pub mount_point: PathBuf,
+    /// The payload cgroup within the hierarchy, e.g. `/lxcrs.payload.c1`.
+    pub cgroup: PathBuf,
+    /// The payload directory below the root directory.
+    pub dir: PathBuf,
+}
+
+impl Cgroups {
+    /// The cgroups of container `name` on a host with `layout`, under `placement`. Nothing
+    /// is created yet.
+    pub fn new(layout: &CgroupLayout, name: &str, placement: &Placement) -> Result<Self> {
+        let tree = Tree::new(layout, name, placement)?;
+        Ok(Self::from_tree(layout.kind, tree))
+    }
+
+    /// The cgroups of a running container, from the paths its monitor reported
+    /// ([`Cgroups::payload_paths`], [`Cgroups::monitor_paths`]).
+    pub fn open(
+        layout: &CgroupLayout,
+        name: &str,
+        payload: &CgroupPaths,
+        monitor: Option<&CgroupPaths>,
+    ) -> Result<Self> {
+        let tree = Tree::adopt(layout, name, payload, monitor)?;
+        Ok(Self::from_tree(layout.kind, tree))
+    }
+
+    fn from_tree(kind: LayoutKind, tree: Tree) -> Self {
+        match kind {
+            LayoutKind::Unified => Self::V2(V2Cgroups::new(tree)),
+            LayoutKind::Legacy | LayoutKind::Hybrid => Self::V1(V1Cgroups::new(tree)),
+        }
+    }
+
+    fn driver(&self) -> &dyn CgroupManager {
+        match self {
+            Self::V1(c) => c,
+            Self::V2(c) => c,
+        }
+    }
+
+    fn driver_mut(&mut self) -> &mut dyn CgroupManager {
+        match self {
+            Self::V1(c) => c,
+            Self::V2(c) => c,
+        }
+    }
+
+    fn tree(&self) -> &Tree {
+        match self {
+            Self::V1(c) => &c.tree,
+            Self::V2(c) => &c.tree,
+        }
+    }
+
+    /// The container name.
+    pub fn name(&self) -> &str {
+        &self.tree().name
+    }
+
+    /// The payload's paths per hierarchy, to hand to another process.
+    pub fn payload_paths(&self) -> Result<CgroupPaths> {
+        self.tree().paths(Which::Payload)
+    }
+
+    /// The monitor's paths per hierarchy.
+    pub fn monitor_paths(&self) -> Result<CgroupPaths> {
+        self.tree().paths(Which::Monitor)
+    }
+
+    /// The payload directory in every hierarchy (below the root directory).
+    pub fn payload_dirs(&self) -> Result<&[PathBuf]> {
+        Ok(&self.tree().placed(Which::Payload)?.dirs)
+    }
+
+    /// The monitor directory in every hierarchy.
+    pub fn monitor_dirs(&self) -> Result<&[PathBuf]> {
+        Ok(&self.tree().placed(Which::Monitor)?.dirs)
+    }
+
+    /// The payload's cgroup2 directory, to open for `clone3(CLONE_INTO_CGROUP)`. On a hybrid
+    /// host this places the child in the cgroup2 hierarchy only: the v1 hierarchies still
+    /// need [`CgroupManager::enter_payload`].
+    pub fn v2_payload_dir(&self) -> Option<&Path> {
+        let tree = self.tree();
+        let index = tree.index_where(|h| h.is_v2())?;
+        tree.dir(Which::Payload, index).ok()
+    }
+
+    /// For each hierarchy: kind, host mount point and the payload's path in it.
+    pub fn mounts(&self) -> Result<Vec<HierarchyMount>> {
+        let tree = self.tree();
+        let placed = tree.placed(Which::Payload)?;
+        Ok(tree
+            .hierarchies
+            .iter()
+            .zip(placed.paths.iter().zip(&placed.dirs))
+            .map(|(h, (cgroup, dir))| HierarchyMount {
+                kind: h.kind.clone(),
+                mount_point: h.mount_point.clone(),
+                cgroup: cgroup.clone(),
+                dir: dir.clone(),
+            })
+            .collect())
+    }
+}
+
+impl CgroupManager for Cgroups {
+    fn create_monitor(&mut self) -> Result<()> {
+        self.driver_mut().create_monitor()
+    }
+    fn create_payload(&mut self) -> Result<()> {
+        self.driver_mut().create_payload()
+    }
+    fn enter_monitor(&self, pid: Pid) -> Result<()> {
+        self.driver().enter_monitor(pid)
+    }
+    fn enter_payload(&self, pid: Pid) -> Result<()> {
+        self.driver().enter_payload(pid)
+    }
+    fn apply_limit(&self, key: &str, value: &str) -> Result<()> {
+        self.driver().apply_limit(key, value)
+    }
+    fn get(&self, file: &str) -> Result<String> {
+        self.driver().get(file)
+    }
+    fn set(&self, file: &str, value: &str) -> Result<()> {
+        self.driver().set(file, value)
+    }
+    fn freeze(&self, timeout: Duration) -> Result<()> {
+        self.driver().freeze(timeout)
+    }
+    fn thaw(&self, timeout: Duration) -> Result<()> {
+        self.driver().thaw(timeout)
+    }
+    fn is_frozen(&self) -> Result<bool> {
+        self.driver().is_frozen()
+    }
+    fn kill_all_with(
+        &self,
+        kill: &mut dyn FnMut(Pid) -> nix::Result<()>,
+        timeout: Duration,
+    ) -> Result<()> {
+        self.driver().kill_all_with(kill, timeout)
+    }
+    fn stats(&self) -> Result<CgroupStats> {
+        self.driver().stats()
+    }
+    fn pids(&self) -> Result<Vec<Pid>> {
+        self.driver().pids()
+    }
+    fn remove_payload(&mut self) -> Result<()> {
+        self.driver_mut().remove_payload()
+    }
+    fn remove_monitor(&mut self, pivot: Option<Pid>) -> Result<()> {
+        self.driver_mut().remove_monitor(pivot)
+    }
+}

@@ -1,0 +1,40 @@
+//! Container cgroups on cgroup v1 (legacy), hybrid and cgroup2 (unified) hosts.
+//!
+//! - [`CgroupLayout::detect`] reads mountinfo and /proc/self/cgroup texts (parameters, so
+//!   tests use fixtures) and finds every hierarchy, its mount point and the caller's cgroup.
+//! - [`Cgroups`] is a container's pair of cgroups, `lxcrs.payload.<name>` and
+//!   `lxcrs.monitor.<name>` (LXC's names under our own prefix, so a running LXC is never
+//!   disturbed), created under the parent chosen by [`Placement`]. It dispatches the
+//!   [`CgroupManager`] operations to the v1 driver (legacy and hybrid hosts) or the v2
+//!   driver (unified hosts): create, enter, limits, `lxc-cgroup` get/set, freeze/thaw, kill,
+//!   stats, removal.
+//! - Every path is below the root directory given to detection (`/` on a real host), so the
+//!   unit tests run against a temp dir that mimics cgroupfs.
+
+mod error;
+mod freezer;
+mod fs;
+mod keys;
+mod kill;
+pub mod layout;
+mod manager;
+mod mountinfo;
+mod paths;
+mod stats;
+mod tree;
+mod v1;
+mod v2;
+
+#[cfg(test)]
+mod testutil;
+
+pub use error::{CgroupError, Result};
+pub use keys::{parse_limit_key, v1_equivalent, v2_equivalent, LimitKey};
+pub use layout::{CgroupLayout, Hierarchy, HierarchyKind, LayoutKind};
+pub use manager::{CgroupManager, Cgroups, HierarchyMount, DEFAULT_TIMEOUT};
+pub use mountinfo::{parse_mountinfo, parse_proc_cgroup, CgroupMount, ProcCgroup};
+pub use paths::CgroupPaths;
+pub use stats::CgroupStats;
+pub use tree::{Placement, MONITOR_PREFIX, PAYLOAD_PREFIX, PIVOT_LEAF};
+pub use v1::V1Cgroups;
+pub use v2::V2Cgroups;

@@ -1,0 +1,150 @@
+//! `Container::destroy`: storage (when managed), then the container directory.
+//!
+//! Refuses while the container runs, has snapshots or has clones depending on it
+//! (unless asked to destroy those too). Never crosses into another filesystem, never
+//! follows symlinks, never deletes a rootfs marked `lxc.rootfs.managed = 0`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use lxcrs_storage::remove::remove_tree_onedev;
+
+use crate::{lock, partial, Container, Error, Result};
+
+/// `lxc_snapshots`: in an origin, the clones that depend on it.
+pub const SNAPSHOTS_FILE: &str = "lxc_snapshots";
+/// `lxc_rdepends`: in a clone, the origin it depends on.
+pub const RDEPENDS_FILE: &str = "lxc_rdepends";
+
+impl Container {
+    /// Destroys the container. With `with_snapshots`, its snapshots and dependent
+    /// clones go first (`lxc-destroy -s`).
+    pub fn destroy(&mut self, with_snapshots: bool) -> Result<()> {
+        if partial::recover(self.lxcpath(), self.name())? {
+            return Err(Error::NotDefined);
+        }
+        if !self.is_defined() {
+            return Err(Error::NotDefined);
+        }
+        if self.is_running() {
+            return Err(Error::Running {
+                name: self.name().to_string(),
+            });
+        }
+        let dir = self.dir();
+        let clones = dependents(&dir);
+        let snaps = snapshots(&dir);
+        if !with_snapshots {
+            if !clones.is_empty() {
+                return Err(Error::hint(
+                    format!(
+                        "{} has clones depending on it: {}",
+                        self.name(),
+                        clones
+                            .iter()
+                            .map(|(_, n)| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    "destroy them first, or use lxc-destroy -s to destroy them with it",
+                ));
+            }
+            if !snaps.is_empty() {
+                return Err(Error::hint(
+                    format!("{} has snapshots", self.name()),
+                    "destroy them with lxc-snapshot -d ALL, or use lxc-destroy -s",
+                ));
+            }
+        }
+        for (lxcpath, name) in &clones {
+            let mut c = Container::new(name, Some(lxcpath))?;
+            if c.is_defined() {
+                c.destroy(true)
+                    .map_err(|e| Error::msg(format!("failed to destroy clone {name}: {e}")))?;
+            }
+        }
+        for name in &snaps {
+            let mut c = Container::new(name, Some(&dir.join("snaps")))?;
+            c.destroy(true)
+                .map_err(|e| Error::msg(format!("failed to destroy snapshot {name}: {e}")))?;
+        }
+
+        let _lock = lock::lock(self.lxcpath(), self.name(), true)?;
+        let config = self.load_config()?.clone();
+        let model = config.model();
+        if model.rootfs.managed {
+            if let Some(rp) = &model.rootfs.path {
+                let value = match &rp.kind {
+                    Some(k) => format!("{k}:{}", rp.path),
+                    None => rp.path.clone(),
+                };
+                // A missing rootfs is no reason to keep a container around (LXC #877).
+                if Path::new(&rp.path).exists() || rp.kind.as_deref().is_some_and(|k| k != "dir") {
+                    let store =
+                        lxcrs_storage::open(&value).map_err(|e| Error::msg(e.to_string()))?;
+                    store.destroy().map_err(|e| Error::msg(e.to_string()))?;
+                }
+            }
+        }
+        drop_rdepend(&dir, self.lxcpath(), self.name());
+        remove_tree_onedev(&dir).map_err(|e| Error::msg(e.to_string()))?;
+        Ok(())
+    }
+
+    /// True when the container's monitor answers (RUNNING, FROZEN, STARTING, …).
+    pub fn is_running(&self) -> bool {
+        matches!(
+            crate::commands::Client::connect(self.lxcpath(), self.name()),
+            Ok(Some(_))
+        )
+    }
+}
+
+/// The clones listed in `<dir>/lxc_snapshots` (pairs of lines: lxcpath, name).
+pub fn dependents(dir: &Path) -> Vec<(PathBuf, String)> {
+    let text = fs::read_to_string(dir.join(SNAPSHOTS_FILE)).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines
+        .chunks(2)
+        .filter(|c| c.len() == 2 && !c[1].is_empty())
+        .map(|c| (PathBuf::from(c[0]), c[1].to_string()))
+        .collect()
+}
+
+/// The snapshots under `<dir>/snaps/`.
+pub fn snapshots(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir.join("snaps"))
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.path().join("config").exists())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// If this container is a clone, removes it from its origin's `lxc_snapshots`.
+fn drop_rdepend(dir: &Path, lxcpath: &Path, name: &str) {
+    let Ok(text) = fs::read_to_string(dir.join(RDEPENDS_FILE)) else {
+        return;
+    };
+    let mut it = text.lines();
+    let (Some(olxcpath), Some(oname)) = (it.next(), it.next()) else {
+        return;
+    };
+    let origin = Path::new(olxcpath).join(oname);
+    let mut list = dependents(&origin);
+    list.retain(|(p, n)| !(p == lxcpath && n == name));
+    let file = origin.join(SNAPSHOTS_FILE);
+    if list.is_empty() {
+        let _ = fs::remove_file(&file);
+    } else {
+        let text: String = list
+            .iter()
+            .map(|(p, n)| format!("{}\n{n}\n", p.display()))
+            .collect();
+        let _ = fs::write(&file, text);
+    }
+}

@@ -1,0 +1,536 @@
+//! The monitor's life: read the start options, daemonize, claim the command socket,
+//! start the container, serve until init exits, tear down; restart in place on reboot.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::socket::{bind, listen, Backlog};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::ForkResult;
+
+use super::console::{Console, Peer};
+use super::options::{StartOptions, StartStatus};
+use super::payload::{self, Payload};
+use super::state::State;
+use crate::commands::socket as cmdsock;
+use crate::console::RawMode;
+
+/// A client connection to the command socket.
+#[derive(Debug)]
+pub(super) struct Conn {
+    pub id: u64,
+    pub fd: OwnedFd,
+    /// Set once the client sent `add_state_client`.
+    pub subscribed: Option<super::state::StateSet>,
+}
+
+/// A container tty (`lxc.tty.max`) and the connection holding it, if any.
+#[derive(Debug)]
+pub(super) struct TtySlot {
+    pub master: OwnedFd,
+    pub holder: Option<u64>,
+}
+
+/// Everything the monitor tracks.
+pub(super) struct Monitor {
+    pub lxcpath: PathBuf,
+    pub name: String,
+    pub opts: StartOptions,
+    pub loaded: payload::Loaded,
+    pub state: State,
+    pub listener: Option<OwnedFd>,
+    pub conns: Vec<Conn>,
+    pub next_conn: u64,
+    pub payload: Option<Payload>,
+    pub console: Console,
+    pub ttys: Vec<TtySlot>,
+    /// Slave fds we hold on the console and ttys (see `payload::spawn`).
+    pub pty_peers: Vec<OwnedFd>,
+    /// The status socket to lxc-start, until the first RUNNING (or failure) is reported.
+    pub status: Option<OwnedFd>,
+}
+
+/// Signals the monitor handles through its signalfd (forwarded to init, except WINCH).
+const HANDLED: [Signal; 9] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGPWR,
+    Signal::SIGWINCH,
+    Signal::SIGPIPE,
+];
+
+fn handled_set() -> SigSet {
+    let mut s = SigSet::empty();
+    for sig in HANDLED {
+        s.add(sig);
+    }
+    s
+}
+
+pub(super) fn report(status: &Option<OwnedFd>, st: &StartStatus) {
+    if let Some(fd) = status {
+        // The starter may have gone (foreground exec, ^C): nothing to do about it.
+        let _ = cmdsock::send(fd.as_fd(), &st.encode(), &[]);
+    }
+}
+
+/// The whole monitor; returns the process exit code.
+pub(super) fn run(lxcpath: PathBuf, name: String, status: OwnedFd) -> i32 {
+    let mut buf = vec![0u8; 64 * 1024];
+    let opts = match cmdsock::recv(status.as_fd(), &mut buf) {
+        Ok(Some((n, _))) => match StartOptions::decode(&buf[..n]) {
+            Ok(o) => o,
+            Err(e) => {
+                report(
+                    &Some(status),
+                    &StartStatus::Failed {
+                        msg: format!("bad start options: {e}"),
+                    },
+                );
+                return 1;
+            }
+        },
+        _ => return 1,
+    };
+    drop(buf);
+    let status = Some(status);
+
+    if !opts.foreground {
+        if let Err(e) = daemonize() {
+            report(
+                &status,
+                &StartStatus::Failed {
+                    msg: format!("failed to daemonize the monitor: {e}"),
+                },
+            );
+            return 1;
+        }
+    }
+
+    // Binding the abstract address is the "is it running" mutex: a second monitor for the
+    // same container gets EADDRINUSE and reports "already running".
+    let listener = match bind_command_socket(&lxcpath, &name) {
+        Ok(l) => l,
+        Err(Errno::EADDRINUSE) => {
+            report(&status, &StartStatus::AlreadyRunning);
+            return 0;
+        }
+        Err(e) => {
+            report(
+                &status,
+                &StartStatus::Failed {
+                    msg: format!("failed to create the command socket: {e}"),
+                },
+            );
+            return 1;
+        }
+    };
+
+    let loaded = match payload::load(&lxcpath, &name, &opts) {
+        Ok(l) => l,
+        Err(msg) => {
+            report(&status, &StartStatus::Failed { msg });
+            return 1;
+        }
+    };
+    if let Some(p) = &opts.pidfile {
+        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
+            report(
+                &status,
+                &StartStatus::Failed {
+                    msg: format!("failed to write pid file {}: {e}", p.display()),
+                },
+            );
+            return 1;
+        }
+    }
+
+    let mut m = Monitor {
+        lxcpath,
+        name,
+        opts,
+        loaded,
+        state: State::Stopped,
+        listener: Some(listener),
+        conns: Vec::new(),
+        next_conn: 0,
+        payload: None,
+        console: Console::default(),
+        ttys: Vec::new(),
+        pty_peers: Vec::new(),
+        status,
+    };
+    let code = m.lifetime();
+    if let Some(p) = &m.opts.pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    code
+}
+
+/// Double-fork away from lxc-start: new session, reparented to init (or a subreaper),
+/// cwd `/`. lxc-start already gave us /dev/null stdio.
+fn daemonize() -> nix::Result<()> {
+    nix::unistd::setsid()?;
+    // SAFETY: the monitor is single-threaded here; the child only continues normally.
+    match unsafe { nix::unistd::fork() }? {
+        // SAFETY: _exit skips destructors the child still needs (fds shared with it).
+        ForkResult::Parent { .. } => unsafe { libc::_exit(0) },
+        ForkResult::Child => {}
+    }
+    nix::unistd::chdir("/")?;
+    Ok(())
+}
+
+fn bind_command_socket(lxcpath: &std::path::Path, name: &str) -> Result<OwnedFd, Errno> {
+    let addr = cmdsock::command_addr(lxcpath, name).map_err(|_| Errno::ENAMETOOLONG)?;
+    let fd = cmdsock::seqpacket().map_err(|_| Errno::EMFILE)?;
+    bind(fd.as_raw_fd(), &addr)?;
+    listen(&fd, Backlog::new(64).unwrap_or(Backlog::MAXCONN))?;
+    nix::fcntl::fcntl(
+        &fd,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )?;
+    Ok(fd)
+}
+
+/// What ended a serve loop.
+enum Ended {
+    /// Init exited with this status.
+    Init(WaitStatus),
+}
+
+impl Monitor {
+    /// Start, serve, tear down, maybe reboot; returns the exit code.
+    fn lifetime(&mut self) -> i32 {
+        // Foreground: the user's terminal becomes the console peer, in raw mode.
+        let stdin = std::io::stdin();
+        let _raw: Option<RawMode<'_>> = if self.opts.foreground {
+            self.console.peer = payload::foreground_peer();
+            RawMode::enter(stdin.as_fd())
+        } else {
+            self.console.peer = self.loaded.console_device_peer();
+            None
+        };
+        self.console.log = self.loaded.console_log();
+        self.console.ring = crate::console::Ring::new(self.loaded.console_buffer_size());
+
+        let mut lock = payload::lock_for_start(&self.lxcpath, &self.name);
+        if let Err(msg) = &lock {
+            let msg = msg.clone();
+            self.fail_start(msg);
+            return 1;
+        }
+        if let Err(msg) = payload::prepare_cgroups(self) {
+            self.fail_start(msg);
+            return 1;
+        }
+
+        let sigs = handled_set();
+        let _ = sigs.thread_block();
+        let sigfd =
+            match SignalFd::with_flags(&sigs, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.fail_start(format!("failed to create signalfd: {e}"));
+                    return 1;
+                }
+            };
+
+        loop {
+            self.set_state(State::Starting);
+            // init must not inherit our blocked signals.
+            let _ = sigs.thread_unblock();
+            let spawned = payload::spawn(self);
+            let _ = sigs.thread_block();
+            if let Err(msg) = spawned {
+                self.fail_start(msg);
+                return 1;
+            }
+            self.set_state(State::Running);
+            if self.status.is_some() {
+                report(
+                    &self.status,
+                    &StartStatus::Running {
+                        monitor_pid: std::process::id() as i32,
+                    },
+                );
+                self.status = None;
+            }
+            lock = Ok(None); // release the start lock: LXC does not hold it while running
+            let _ = &lock;
+
+            let Ended::Init(ws) = self.serve(&sigfd);
+            let reboot =
+                !self.opts.execute && matches!(ws, WaitStatus::Signaled(_, Signal::SIGHUP, _));
+            self.set_state(State::Stopping);
+            self.teardown(reboot);
+            if !reboot {
+                self.finish();
+                return if self.opts.execute { exit_code(ws) } else { 0 };
+            }
+        }
+    }
+
+    /// A failed start: tear down what exists, report the error, end STOPPED.
+    fn fail_start(&mut self, msg: String) {
+        if self.state == State::Starting {
+            self.set_state(State::Aborting);
+        }
+        if self.state == State::Aborting {
+            self.set_state(State::Stopping);
+        }
+        self.teardown(false);
+        let status = self.status.take();
+        let msg = if msg.is_empty() {
+            "unknown error".to_string()
+        } else {
+            msg
+        };
+        self.finish();
+        // In the foreground the starter exec'd us and its end of the socket is gone:
+        // say it ourselves.
+        if self.opts.foreground {
+            let tool = if self.opts.execute {
+                "lxc-execute"
+            } else {
+                "lxc-start"
+            };
+            eprintln!("{tool}: {}: {msg}", self.name);
+        } else {
+            report(&status, &StartStatus::Failed { msg });
+        }
+    }
+
+    /// STOPPED: clients see the socket refuse, post-stop runs, ephemeral goes away.
+    fn finish(&mut self) {
+        if self.state == State::Stopping {
+            self.set_state(State::Stopped);
+        }
+        self.listener = None;
+        payload::post_stop(self);
+        if self.loaded.ephemeral() {
+            payload::destroy_ephemeral(self);
+        }
+        // Open connections (lxc-wait, lxc-stop) see EOF when we exit.
+    }
+
+    /// Moves to `next` when the lifecycle allows it, and tells subscribers.
+    pub(super) fn set_state(&mut self, next: State) {
+        if !self.state.can_become(next) {
+            // A guard violation is a monitor bug: keep the old state rather than lie.
+            return;
+        }
+        self.state = next;
+        let msg = crate::commands::Response::State(next).encode();
+        self.conns.retain(|c| match c.subscribed {
+            Some(set) if set.contains(next) => cmdsock::send(c.fd.as_fd(), &msg, &[]).is_ok(),
+            _ => true,
+        });
+    }
+
+    /// The poll loop while init runs.
+    fn serve(&mut self, sigfd: &SignalFd) -> Ended {
+        loop {
+            let mut tokens: Vec<Token> = Vec::with_capacity(8 + self.conns.len());
+            let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(8 + self.conns.len());
+            // Collect raw fds first, then borrow them for the one poll call.
+            let mut raw: Vec<(i32, Token)> = Vec::with_capacity(8 + self.conns.len());
+            raw.push((sigfd.as_fd().as_raw_fd(), Token::Signal));
+            if let Some(l) = &self.listener {
+                raw.push((l.as_raw_fd(), Token::Listener));
+            }
+            if let Some(p) = &self.payload {
+                if let Some(fd) = p.pidfd() {
+                    raw.push((fd.as_raw_fd(), Token::Init));
+                }
+            }
+            if let Some(m) = &self.console.master {
+                raw.push((m.as_raw_fd(), Token::Console));
+            }
+            if let Some((s, _)) = &self.console.client {
+                raw.push((s.as_raw_fd(), Token::ConsoleClient));
+            }
+            if let Some(Peer { input: Some(i), .. }) = &self.console.peer {
+                raw.push((i.as_raw_fd(), Token::PeerInput));
+            }
+            for c in &self.conns {
+                raw.push((c.fd.as_raw_fd(), Token::Conn(c.id)));
+            }
+            for (fd, t) in &raw {
+                // SAFETY: every fd in `raw` is owned by `self`/`sigfd` and stays open until
+                // the poll below returns (nothing is closed in between).
+                fds.push(PollFd::new(
+                    unsafe { BorrowedFd::borrow_raw(*fd) },
+                    PollFlags::POLLIN,
+                ));
+                tokens.push(*t);
+            }
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => {}
+                Err(Errno::EINTR) => continue,
+                Err(_) => continue,
+            }
+            let ready: Vec<(Token, PollFlags)> = fds
+                .iter()
+                .zip(tokens.iter())
+                .filter_map(|(p, t)| p.revents().filter(|r| !r.is_empty()).map(|r| (*t, r)))
+                .collect();
+            drop(fds);
+            for (tok, revents) in ready {
+                match tok {
+                    Token::Signal => self.on_signal(sigfd),
+                    Token::Listener => self.accept(),
+                    Token::Console => {
+                        if !self.console.on_master_readable() {
+                            // Keep the fd (ttys may reopen it) but stop polling a hung-up master
+                            // until init is gone: poll would spin on POLLHUP.
+                            if revents.contains(PollFlags::POLLHUP) {
+                                self.console.master = None;
+                            }
+                        }
+                    }
+                    Token::ConsoleClient => {
+                        let keep = match &self.console.client {
+                            Some((s, _)) => {
+                                Console::forward_input(self.console.master.as_ref(), s.as_fd())
+                            }
+                            None => true,
+                        };
+                        if !keep {
+                            self.console.client = None;
+                        }
+                    }
+                    Token::PeerInput => {
+                        let keep = match &self.console.peer {
+                            Some(Peer { input: Some(i), .. }) => {
+                                Console::forward_input(self.console.master.as_ref(), i.as_fd())
+                            }
+                            _ => true,
+                        };
+                        if !keep {
+                            if let Some(p) = self.console.peer.as_mut() {
+                                p.input = None;
+                            }
+                        }
+                    }
+                    Token::Conn(id) => self.on_conn(id),
+                    Token::Init => {
+                        if let Some(ws) = self.reap_init() {
+                            // Flush what init printed last.
+                            while self.console.master.is_some() && self.console_has_data() {
+                                if !self.console.on_master_readable() {
+                                    break;
+                                }
+                            }
+                            return Ended::Init(ws);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn console_has_data(&self) -> bool {
+        let Some(m) = &self.console.master else {
+            return false;
+        };
+        let mut fds = [PollFd::new(m.as_fd(), PollFlags::POLLIN)];
+        matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+            && fds[0]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLIN))
+    }
+
+    fn reap_init(&mut self) -> Option<WaitStatus> {
+        let pid = self.payload.as_ref()?.pid()?;
+        match waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => None,
+            Ok(ws @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => {
+                if let Some(p) = self.payload.as_mut() {
+                    p.init_exited();
+                }
+                Some(ws)
+            }
+            Ok(_) => None,
+            Err(_) => {
+                // Not our child any more (should not happen): treat as gone.
+                if let Some(p) = self.payload.as_mut() {
+                    p.init_exited();
+                }
+                Some(WaitStatus::Exited(pid, 1))
+            }
+        }
+    }
+
+    fn on_signal(&mut self, sigfd: &SignalFd) {
+        while let Ok(Some(info)) = sigfd.read_signal() {
+            let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
+                continue;
+            };
+            match sig {
+                Signal::SIGWINCH => {
+                    if let (Some(m), true) = (&self.console.master, self.opts.foreground) {
+                        if let Some(ws) = crate::console::term::winsize(std::io::stdin().as_fd()) {
+                            crate::console::term::set_winsize(m.as_fd(), &ws);
+                        }
+                    }
+                }
+                Signal::SIGPIPE => {}
+                // A hangup of our terminal asks the container to stop, as LXC does.
+                Signal::SIGHUP => self.signal_init(libc::SIGTERM),
+                other => self.signal_init(other as i32),
+            }
+        }
+    }
+
+    pub(super) fn signal_init(&self, sig: i32) {
+        if let Some(p) = &self.payload {
+            let _ = p.signal(sig);
+        }
+    }
+
+    /// Stop hook, kill leftovers, cgroups, ptys, (post-stop runs in [`Monitor::finish`]
+    /// or before a reboot's restart).
+    fn teardown(&mut self, reboot: bool) {
+        payload::stop_hook(self, reboot);
+        if let Some(mut p) = self.payload.take() {
+            p.kill_all();
+            p.release();
+            self.payload = Some(p);
+        }
+        self.console.close_pty();
+        self.ttys.clear();
+        self.pty_peers.clear();
+        payload::remove_cgroups(self, reboot);
+        if reboot {
+            payload::post_stop(self);
+        }
+    }
+}
+
+fn exit_code(ws: WaitStatus) -> i32 {
+    match ws {
+        WaitStatus::Exited(_, c) => c,
+        WaitStatus::Signaled(_, s, _) => 128 + s as i32,
+        _ => 1,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    Signal,
+    Listener,
+    Init,
+    Console,
+    ConsoleClient,
+    PeerInput,
+    Conn(u64),
+}

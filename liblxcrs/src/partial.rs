@@ -1,0 +1,225 @@
+//! The creation marker: `<lxcpath>/<name>/partial` lists what an unfinished create,
+//! clone or copy made, so that it can be undone — by the operation itself when it
+//! fails, or by the next command after a crash or `kill -9` (the marker is there and
+//! nobody holds the container's lock).
+//!
+//! The marker is a small text file, one action per line, written (and fsynced) before
+//! the thing it describes is made:
+//! - `dir`: we made `<lxcpath>/<name>`; undo removes it (never crossing mounts);
+//! - `emptied-dir`: `<lxcpath>/<name>` existed empty; undo empties it again;
+//! - `rootfs PATH`: we made the rootfs directory PATH outside the container dir;
+//! - `empty-rootfs PATH`: PATH was the user's empty directory; undo empties it, keeps it.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use lxcrs_storage::remove::remove_tree_onedev;
+
+use crate::lock;
+use crate::{Error, Result};
+
+/// The marker's file name, as LXC's.
+pub const MARKER: &str = "partial";
+
+/// One thing an unfinished operation made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Made {
+    /// The container directory itself.
+    Dir,
+    /// The container directory existed, empty.
+    EmptiedDir,
+    /// A rootfs directory outside the container dir that we created.
+    Rootfs(PathBuf),
+    /// The user's empty rootfs directory that we filled.
+    EmptyRootfs(PathBuf),
+}
+
+impl Made {
+    fn line(&self) -> String {
+        match self {
+            Made::Dir => "dir".into(),
+            Made::EmptiedDir => "emptied-dir".into(),
+            Made::Rootfs(p) => format!("rootfs {}", p.display()),
+            Made::EmptyRootfs(p) => format!("empty-rootfs {}", p.display()),
+        }
+    }
+
+    fn parse(l: &str) -> Option<Made> {
+        let (k, v) = l.split_once(' ').unwrap_or((l, ""));
+        Some(match k {
+            "dir" => Made::Dir,
+            "emptied-dir" => Made::EmptiedDir,
+            "rootfs" if v.starts_with('/') => Made::Rootfs(v.into()),
+            "empty-rootfs" if v.starts_with('/') => Made::EmptyRootfs(v.into()),
+            _ => return None,
+        })
+    }
+}
+
+/// An operation in progress on container dir `dir`; dropping it without
+/// [`Transaction::commit`] undoes everything recorded.
+#[derive(Debug)]
+pub struct Transaction {
+    dir: PathBuf,
+    made: Vec<Made>,
+    done: bool,
+}
+
+impl Transaction {
+    /// Starts recording for container dir `dir` (which must exist).
+    pub fn begin(dir: &Path) -> Result<Transaction> {
+        let t = Transaction {
+            dir: dir.to_path_buf(),
+            made: Vec::new(),
+            done: false,
+        };
+        t.write()?;
+        Ok(t)
+    }
+
+    /// Records `m` (durably) before it is made.
+    pub fn record(&mut self, m: Made) -> Result<()> {
+        self.made.push(m);
+        self.write()
+    }
+
+    fn write(&self) -> Result<()> {
+        let p = self.dir.join(MARKER);
+        let text: String = self.made.iter().map(|m| m.line() + "\n").collect();
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&p)
+            .map_err(|e| Error::io("write creation marker", &p, e))?;
+        f.write_all(text.as_bytes())
+            .and_then(|_| f.sync_all())
+            .map_err(|e| Error::io("write creation marker", &p, e))
+    }
+
+    /// The operation succeeded: remove the marker, keep everything.
+    pub fn commit(mut self) -> Result<()> {
+        self.done = true;
+        let p = self.dir.join(MARKER);
+        fs::remove_file(&p).map_err(|e| Error::io("remove creation marker", &p, e))
+    }
+
+    /// Undoes everything now, returning the first error.
+    pub fn rollback(mut self) -> Result<()> {
+        self.done = true;
+        undo(&self.dir, &self.made)
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = undo(&self.dir, &self.made);
+        }
+    }
+}
+
+fn empty_dir(p: &Path) -> Result<()> {
+    let Ok(rd) = fs::read_dir(p) else {
+        return Ok(());
+    };
+    for e in rd.flatten() {
+        remove_tree_onedev(&e.path()).map_err(|e| Error::msg(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Undoes `made` (in reverse) for container dir `dir`, then the marker itself.
+fn undo(dir: &Path, made: &[Made]) -> Result<()> {
+    let mut first: Option<Error> = None;
+    let mut keep = |r: Result<()>| {
+        if let Err(e) = r {
+            first.get_or_insert(e);
+        }
+    };
+    for m in made.iter().rev() {
+        match m {
+            Made::Rootfs(p) => keep(remove_tree_onedev(p).map_err(|e| Error::msg(e.to_string()))),
+            Made::EmptyRootfs(p) => keep(empty_dir(p)),
+            Made::Dir | Made::EmptiedDir => {}
+        }
+    }
+    if made.contains(&Made::Dir) {
+        keep(remove_tree_onedev(dir).map_err(|e| Error::msg(e.to_string())));
+    } else {
+        // The dir was there before us (empty): empty it again, marker included.
+        keep(empty_dir(dir));
+    }
+    match first {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// True when `dir` holds a creation marker.
+pub fn is_partial(dir: &Path) -> bool {
+    dir.join(MARKER).exists()
+}
+
+/// After a crash: if container `name` has a marker and nobody holds its lock, undo the
+/// unfinished operation. Returns `Ok(true)` when something was cleaned up, `Err(Busy)`
+/// when the operation is still running.
+pub fn recover(lxcpath: &Path, name: &str) -> Result<bool> {
+    let dir = lxcpath.join(name);
+    if !is_partial(&dir) {
+        return Ok(false);
+    }
+    let _lock = lock::lock(lxcpath, name, false)?;
+    recover_locked(&dir)
+}
+
+/// [`recover`] for a caller that already holds the container's lock.
+pub fn recover_locked(dir: &Path) -> Result<bool> {
+    let p = dir.join(MARKER);
+    let text = match fs::read_to_string(&p) {
+        Ok(t) => t,
+        Err(_) => return Ok(false),
+    };
+    let made: Vec<Made> = text.lines().filter_map(Made::parse).collect();
+    undo(dir, &made)?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollback_removes_what_was_made_and_keeps_user_dirs() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("c1");
+        fs::create_dir(&dir).unwrap();
+        let user = t.path().join("user-rootfs");
+        fs::create_dir(&user).unwrap();
+        let mut tx = Transaction::begin(&dir).unwrap();
+        tx.record(Made::Dir).unwrap();
+        tx.record(Made::EmptyRootfs(user.clone())).unwrap();
+        fs::write(user.join("etc"), b"x").unwrap();
+        fs::write(dir.join("config"), b"lxc.uts.name = c1\n").unwrap();
+        // Simulate a crash: the marker on disk says what to undo.
+        let _crashed = std::mem::ManuallyDrop::new(tx);
+        assert!(is_partial(&dir));
+        assert!(recover_locked(&dir).unwrap());
+        assert!(!dir.exists());
+        assert!(user.exists());
+        assert_eq!(fs::read_dir(&user).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn commit_keeps_everything() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("c1");
+        fs::create_dir(&dir).unwrap();
+        let mut tx = Transaction::begin(&dir).unwrap();
+        tx.record(Made::Dir).unwrap();
+        tx.commit().unwrap();
+        assert!(dir.exists());
+        assert!(!is_partial(&dir));
+    }
+}

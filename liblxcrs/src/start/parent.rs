@@ -1,0 +1,352 @@
+//! The parent (monitor) side of the start sequence (contract §6.1 "Caller / monitor
+//! side", steps 5–9): pre-start hook, console pty, `clone3` into namespaces and the
+//! payload cgroup, id maps, cgroup limits, prlimits, start-host hook, and the barriers
+//! that let the child proceed. A [`ChildGuard`] kills and reaps the child on any error.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use lxcrs_config::model::HookType;
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, FdFlag, OFlag};
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::sys::stat::Mode;
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+
+use crate::cgroups::{CgroupManager, Cgroups, HierarchyKind};
+
+use super::child::{self, Child};
+use super::clone::{clone3, pidfd_kill, Cloned};
+use super::hooks::{self, HookContext};
+use super::spec::{CgroupHost, Spec};
+use super::{idmap, limits, protocol, seccomp, Namespace, Spawned, StartError, StartRequest};
+
+/// Kills and reaps the child unless disarmed.
+struct ChildGuard<'a> {
+    pid: Pid,
+    pidfd: &'a OwnedFd,
+    armed: bool,
+}
+
+impl ChildGuard<'_> {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for ChildGuard<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if pidfd_kill(self.pidfd, Signal::SIGKILL).is_err() {
+            let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
+        }
+        let _ = waitpid(self.pid, None);
+    }
+}
+
+fn cloexec(fd: &OwnedFd) -> Result<(), StartError> {
+    nix::fcntl::fcntl(fd.as_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))
+        .map(drop)
+        .map_err(|e| StartError::sys("set close-on-exec on the console pty", e))
+}
+
+/// The spawn must not race other threads: clone3 copies only the calling thread, and a
+/// lock held by another thread (malloc's, a runtime's) would stay locked in the child.
+fn check_single_threaded() -> Result<(), StartError> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let threads = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse::<u32>().ok());
+    match threads {
+        Some(n) if n > 1 => Err(StartError::Config {
+            key: "(caller)".into(),
+            value: format!("{n} threads"),
+            problem: "containers must be started from a single-threaded process (no threads or async runtime alive)".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn own_cgroups(cgroups: &Cgroups) -> Result<(CgroupHost, Vec<(String, PathBuf)>), StartError> {
+    let mounts = cgroups.mounts().map_err(|e| StartError::Cgroup {
+        op: "read the payload cgroup layout".into(),
+        message: e.to_string(),
+    })?;
+    let mut host = CgroupHost {
+        unified_only: !mounts.is_empty(),
+        ..Default::default()
+    };
+    let mut own = Vec::new();
+    for m in &mounts {
+        match &m.kind {
+            HierarchyKind::V1 { controllers } => {
+                host.unified_only = false;
+                host.v1.push(controllers.join(","));
+                own.push((controllers.join(","), m.cgroup.clone()));
+            }
+            HierarchyKind::V2 => {
+                host.has_unified = true;
+                own.push((String::new(), m.cgroup.clone()));
+            }
+        }
+    }
+    Ok((host, own))
+}
+
+/// Let the container's root own its cgroup directories (as LXC's `chown_cgroup`).
+fn chown_cgroups(cgroups: &Cgroups, uid: u32, gid: u32) -> Result<(), StartError> {
+    let dirs = cgroups.payload_dirs().map_err(|e| StartError::Cgroup {
+        op: "list payload cgroups".into(),
+        message: e.to_string(),
+    })?;
+    let (uid, gid) = (
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    );
+    for dir in dirs {
+        for p in [
+            dir.clone(),
+            dir.join("cgroup.procs"),
+            dir.join("tasks"),
+            dir.join("cgroup.subtree_control"),
+            dir.join("cgroup.threads"),
+        ] {
+            match nix::unistd::chown(&p, uid, gid) {
+                Ok(()) | Err(Errno::ENOENT) => {}
+                Err(e) => {
+                    return Err(StartError::sys(
+                        format!("chown {} to the container's root", p.display()),
+                        e,
+                    ))
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `lxc.cgroup.*` / `lxc.cgroup2.*` limits; keys this host cannot honour are skipped.
+fn apply_limits(req: &StartRequest) -> Result<(), StartError> {
+    let keys = req
+        .config
+        .cgroup_v1
+        .iter()
+        .map(|(f, v)| (format!("lxc.cgroup.{f}"), v))
+        .chain(
+            req.config
+                .cgroup2
+                .iter()
+                .map(|(f, v)| (format!("lxc.cgroup2.{f}"), v)),
+        );
+    for (key, value) in keys {
+        match req.cgroups.apply_limit(&key, value) {
+            Ok(()) => {}
+            Err(e) if e.is_unsupported_on_host() => {
+                super::debug(&format!("skipping {key} = {value}: {e}"))
+            }
+            Err(e) => {
+                return Err(StartError::Cgroup {
+                    op: format!("apply {key} = {value}"),
+                    message: e.to_string(),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Join a shared pid namespace for our next child only; returns our own to go back to.
+fn enter_shared_pidns(spec: &Spec) -> Result<Option<OwnedFd>, StartError> {
+    let Some((_, src)) = spec.ns.share.iter().find(|(n, _)| *n == Namespace::Pid) else {
+        return Ok(None);
+    };
+    let open = |p: &std::path::Path| {
+        nix::fcntl::open(p, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| StartError::sys(format!("open {}", p.display()), e))
+    };
+    let own = open(std::path::Path::new("/proc/self/ns/pid"))?;
+    let path = src.ns_path(Namespace::Pid, &spec.lxcpath)?;
+    let target = open(&path)?;
+    nix::sched::setns(&target, CloneFlags::CLONE_NEWPID)
+        .map_err(|e| StartError::sys(format!("join pid namespace {}", path.display()), e))?;
+    Ok(Some(own))
+}
+
+/// Open init's namespaces for the stop hooks.
+fn ns_fds(spec: &Spec, pid: Pid) -> Vec<(Namespace, OwnedFd)> {
+    Namespace::ALL
+        .into_iter()
+        .filter(|ns| spec.ns.isolates(*ns))
+        .filter_map(|ns| {
+            let p = format!("/proc/{pid}/ns/{}", ns.proc_name());
+            nix::fcntl::open(
+                p.as_str(),
+                OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .ok()
+            .map(|fd| (ns, fd))
+        })
+        .collect()
+}
+
+/// See [`super::spawn`].
+pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
+    check_single_threaded()?;
+    if req.argv.is_empty() {
+        return Err(StartError::config("lxc.init.cmd", "", "empty init command"));
+    }
+    let (cgroup_host, own) = own_cgroups(req.cgroups)?;
+    let spec = Spec::new(
+        req.name,
+        req.lxcpath,
+        req.config_path,
+        req.config,
+        cgroup_host,
+        req.daemonized,
+    )?;
+    let seccomp = spec
+        .seccomp_profile
+        .as_deref()
+        .map(seccomp::read)
+        .transpose()?;
+    if let Some(p) = &seccomp {
+        seccomp::compile(p)?; // fail here, with the file's name, rather than in the child
+    }
+    let hook_ctx = HookContext::from_spec(&spec, req.config);
+
+    // Host side, before the child exists.
+    hooks::run(HookType::PreStart, &hook_ctx, &[])?;
+    if let Some(r) = &spec.rootfs {
+        std::fs::create_dir_all(&r.mount)
+            .map_err(|e| StartError::io("create the rootfs mount point", &r.mount, e))?;
+    }
+    let console = if spec.console {
+        let pty = nix::pty::openpty(None, None)
+            .map_err(|e| StartError::sys("allocate the console pty from /dev/ptmx", e))?;
+        cloexec(&pty.master)?;
+        cloexec(&pty.slave)?;
+        if let (true, Some(uid), Some(gid)) = (
+            spec.userns(),
+            req.config.root_host_uid(),
+            req.config.root_host_gid(),
+        ) {
+            nix::unistd::fchown(&pty.slave, Some(uid.into()), Some(gid.into()))
+                .map_err(|e| StartError::sys("chown the console pty to the container's root", e))?;
+        }
+        let path = nix::unistd::ttyname(&pty.slave)
+            .map_err(|e| StartError::sys("find the console pty's name", e))?;
+        Some((pty, path))
+    } else {
+        None
+    };
+    let (parent_end, child_end) = protocol::pair()?;
+    let cgroup_fd = match req.cgroups.v2_payload_dir() {
+        Some(dir) => Some(
+            nix::fcntl::open(
+                dir,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| StartError::sys(format!("open payload cgroup {}", dir.display()), e))?,
+        ),
+        None => None,
+    };
+    let own_pidns = enter_shared_pidns(&spec)?;
+    let flags = spec.ns.clone_flags();
+    let mut cloned = clone3(flags, cgroup_fd.as_ref());
+    if cgroup_fd.is_some()
+        && matches!(
+            cloned,
+            Err(Errno::EINVAL | Errno::EBUSY | Errno::EOPNOTSUPP | Errno::EPERM | Errno::EACCES)
+        )
+    {
+        // Kernel or cgroup state refuses CLONE_INTO_CGROUP: clone, then enter cgroup.procs.
+        cloned = clone3(flags, None);
+    }
+    if let Some(own) = &own_pidns {
+        nix::sched::setns(own, CloneFlags::CLONE_NEWPID)
+            .map_err(|e| StartError::sys("return to our own pid namespace", e))?;
+    }
+    let (pid, pidfd) = match cloned {
+        Ok(Cloned::Child) => {
+            drop(parent_end);
+            child::main(Child {
+                spec: &spec,
+                argv: &req.argv,
+                execute: req.execute,
+                chan: child_end,
+                console: console
+                    .as_ref()
+                    .map(|(p, path)| (p.slave.as_raw_fd(), path.clone())),
+                own_cgroups: own,
+                seccomp,
+                hook_ctx: hook_ctx.clone(),
+            })
+        }
+        Ok(Cloned::Parent { pid, pidfd }) => (pid, pidfd),
+        Err(e) => {
+            return Err(StartError::sys(
+                format!("clone the container's init ({flags:?})"),
+                e,
+            ))
+        }
+    };
+    let guard = ChildGuard {
+        pid,
+        pidfd: &pidfd,
+        armed: true,
+    };
+    drop(child_end);
+    let console_master = console.map(|(p, _)| p.master);
+
+    // Step 1: ids, cgroups, limits.
+    if spec.userns() {
+        idmap::write_maps(&spec.idmaps, pid)?;
+    }
+    req.cgroups
+        .enter_payload(pid)
+        .map_err(|e| StartError::Cgroup {
+            op: format!("move pid {pid} into the payload cgroup"),
+            message: e.to_string(),
+        })?;
+    apply_limits(req)?;
+    if let (true, Some(uid), Some(gid)) = (
+        spec.userns(),
+        req.config.root_host_uid(),
+        req.config.root_host_gid(),
+    ) {
+        chown_cgroups(req.cgroups, uid, gid)?;
+    }
+    parent_end.send_startup()?;
+    parent_end.wait_configured()?;
+
+    // Step 3: limits applied from outside.
+    limits::apply_prlimits(pid, &spec.prlimits)?;
+    limits::apply_procs(std::path::Path::new("/proc"), pid, &spec.procs)?;
+    parent_end.send_post_configure()?;
+    let ns_fds = ns_fds(&spec, pid);
+
+    // Step 4-6: the child's setup, start-host hook, exec.
+    let ttys = parent_end.wait_setup_done()?;
+    hooks::run(
+        HookType::StartHost,
+        &hook_ctx.clone().with_pid(pid.as_raw()),
+        &[],
+    )?;
+    parent_end.send_ready_start()?;
+    parent_end.wait_exec()?;
+    guard.disarm();
+    Ok(Spawned {
+        pid,
+        pidfd,
+        console: console_master,
+        ttys,
+        ns_fds,
+    })
+}

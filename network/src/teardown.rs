@@ -1,0 +1,154 @@
+//! Teardown at stop, and clean-up of devices a killed monitor left behind. Both carry on
+//! past failures and return every error.
+
+use std::os::fd::{AsFd, AsRawFd};
+
+use netlink_packet_route::link::LinkAttribute;
+
+use crate::error::{NetError, Result};
+use crate::host::{delete_if_tagged, open, undo};
+use crate::names::{self, Tag};
+use crate::netlink::Nl;
+use crate::netns::{current_netns, in_netns, Netns};
+use crate::nic::{HostNic, NetContext, NicKind, PhysState};
+use crate::rtnl;
+use crate::script;
+
+/// Tear down one NIC from the host's network namespace (the calling thread's): run
+/// `script.down`, give a `phys` device back (from `container`, the container's network
+/// namespace, which must still be alive for that), delete the host end of a veth and
+/// any device still on the host, remove OVS ports and proxy entries.
+pub fn teardown(nic: &HostNic, ctx: &NetContext, container: Option<Netns<'_>>) -> Result<(), Vec<NetError>> {
+    let mut errs = Vec::new();
+    if nic.kind == NicKind::None {
+        return Ok(());
+    }
+    if let Some(s) = &nic.script_down {
+        if let Err(e) = script::run(nic.key("script.down"), s, ctx, "down", &nic.script_args()) {
+            errs.push(e);
+        }
+    }
+    if let Some(p) = &nic.phys {
+        if let Err(e) = return_phys(nic, p, container) {
+            errs.push(e);
+        }
+    }
+    match open() {
+        Ok(mut nl) => errs.extend(undo(&mut nl, nic)),
+        Err(e) => errs.push(e),
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
+}
+
+/// Move a phys device from the container's namespace back to ours, under its original
+/// name, and restore its MTU and MAC.
+fn return_phys(nic: &HostNic, p: &PhysState, container: Option<Netns<'_>>) -> Result<()> {
+    let tag = nic.tag();
+    if let Some(ns) = container {
+        let host_ns = current_netns()?;
+        let host_fd = host_ns.as_fd();
+        let name = p.name.clone();
+        let tag2 = tag.clone();
+        in_netns(ns, move || {
+            let mut nl = open()?;
+            let found = rtnl::links(&mut nl)
+                .map_err(NetError::nl("list the container's interfaces"))?
+                .into_iter()
+                .find(|l| l.alias.as_deref() == Some(tag2.as_str()));
+            let Some(dev) = found else { return Ok(()) };
+            rtnl::set_up(&mut nl, dev.index, false).map_err(NetError::nl(format!("bring {} down", dev.name)))?;
+            // Move and rename in one request: the kernel renames on arrival, so a name
+            // the container gave it (eth0) cannot clash with a host device.
+            rtnl::set_link(
+                &mut nl,
+                dev.index,
+                vec![LinkAttribute::NetNsFd(host_fd.as_raw_fd()), LinkAttribute::IfName(name.clone())],
+            )
+            .map_err(NetError::nl(format!("move {} back to the host as {name}", dev.name)))
+        })?;
+    }
+    let mut nl = open()?;
+    restore_phys(&mut nl, &tag, p)
+}
+
+/// Give a phys device that is on the host (returned by us or by the kernel when the
+/// container's namespace died) its name, MTU and MAC back, and drop our tag.
+fn restore_phys(nl: &mut Nl, tag: &str, p: &PhysState) -> Result<()> {
+    let links = rtnl::links(nl).map_err(NetError::nl("list interfaces"))?;
+    let Some(dev) = links.into_iter().find(|l| l.alias.as_deref() == Some(tag)) else {
+        return if rtnl::link_by_name(nl, &p.name).ok().flatten().is_some() {
+            Ok(())
+        } else {
+            Err(NetError::invalid(
+                "lxc.net",
+                format!("phys device {} did not come back to the host", p.name),
+                Some("check `ip link` in the container's namespace; it may have been renamed or deleted".into()),
+            ))
+        };
+    };
+    if dev.name != p.name {
+        if dev.up {
+            let _ = rtnl::set_up(nl, dev.index, false);
+        }
+        rtnl::set_link(nl, dev.index, vec![LinkAttribute::IfName(p.name.clone())])
+            .map_err(NetError::nl(format!("rename {} back to {}", dev.name, p.name)))?;
+    }
+    let mut attrs = vec![LinkAttribute::IfAlias(String::new())];
+    if dev.mtu != p.mtu && p.mtu != 0 {
+        attrs.push(LinkAttribute::Mtu(p.mtu));
+    }
+    if !p.mac.is_empty() && dev.mac != p.mac {
+        attrs.push(LinkAttribute::Address(p.mac.clone()));
+    }
+    rtnl::set_link(nl, dev.index, attrs).map_err(NetError::nl(format!("restore {}", p.name)))
+}
+
+/// A device of ours found on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    pub ifname: String,
+    pub tag: Tag,
+}
+
+/// Devices in the calling thread's namespace tagged as created for container `owner`
+/// (see [`NetContext::owner`]). After a crashed monitor these are host veth ends, devices
+/// never moved in, and phys devices the kernel handed back under another name.
+pub fn find_leftovers(owner: &str) -> Result<Vec<Leftover>> {
+    let mut nl = open()?;
+    let links = rtnl::links(&mut nl).map_err(NetError::nl("list interfaces"))?;
+    Ok(links
+        .into_iter()
+        .filter_map(|l| {
+            let tag = names::parse_tag(l.alias.as_deref()?)?;
+            (tag.owner == owner).then_some(Leftover { ifname: l.name, tag })
+        })
+        .collect())
+}
+
+/// Remove what [`find_leftovers`] finds: delete created devices, rename phys devices
+/// back. Use [`teardown`] with the recorded [`HostNic`] when there is one (it also
+/// knows OVS ports, proxy entries and the down script).
+pub fn cleanup_leftovers(owner: &str) -> Result<(), Vec<NetError>> {
+    let found = find_leftovers(owner).map_err(|e| vec![e])?;
+    let mut nl = open().map_err(|e| vec![e])?;
+    let mut errs = Vec::new();
+    for l in found {
+        let alias = names::tag(&l.tag.owner, l.tag.index, &l.tag.kind, l.tag.original.as_deref());
+        let r = match (&*l.tag.kind, &l.tag.original) {
+            ("phys", Some(orig)) => restore_phys(&mut nl, &alias, &PhysState { name: orig.clone(), mtu: 0, mac: vec![] }),
+            _ => delete_if_tagged(&mut nl, &l.ifname, &alias),
+        };
+        if let Err(e) = r {
+            errs.push(e);
+        }
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
+}

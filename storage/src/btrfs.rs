@@ -1,0 +1,126 @@
+//! The `btrfs` backend: the rootfs is a subvolume (`<container>/rootfs`), cloned by a
+//! writable snapshot on the same filesystem. All through the `libbtrfs` crate's ioctls
+//! (`BTRFS_IOC_SUBVOL_CREATE_V2`, `BTRFS_IOC_SNAP_CREATE_V2`, `BTRFS_IOC_SNAP_DESTROY_V2`,
+//! `BTRFS_IOC_GET_SUBVOL_ROOTREF` to find nested subvolumes): no `btrfs` command.
+
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+
+use crate::kind::{is_btrfs_subvolume, is_on_btrfs, Kind};
+use crate::{remove, BackingStore, Capabilities, CreateSpec, StorageError};
+
+/// A btrfs subvolume rootfs.
+#[derive(Debug, Clone)]
+pub struct BtrfsStore {
+    path: PathBuf,
+}
+
+impl BtrfsStore {
+    /// Makes the subvolume `<container_dir>/rootfs`; the container directory must be on
+    /// btrfs.
+    pub fn create(spec: &CreateSpec) -> Result<BtrfsStore, StorageError> {
+        let dir = &spec.container_dir;
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::io("create container directory", dir, e))?;
+        check_on_btrfs(dir)?;
+        let path = dir.join("rootfs");
+        libbtrfs::subvol::create(&path).map_err(|e| StorageError::btrfs("create", &path, e))?;
+        Ok(BtrfsStore { path })
+    }
+
+    /// An existing subvolume.
+    pub fn open(path: &Path) -> BtrfsStore {
+        BtrfsStore { path: path.to_path_buf() }
+    }
+
+    /// A writable snapshot of this subvolume as `<spec.container_dir>/rootfs`, which must
+    /// be on the same btrfs filesystem. Nested subvolumes are not part of a btrfs
+    /// snapshot: they appear as empty directories in it.
+    pub fn snapshot_to(&self, spec: &CreateSpec) -> Result<BtrfsStore, StorageError> {
+        let dir = &spec.container_dir;
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::io("create container directory", dir, e))?;
+        check_on_btrfs(dir)?;
+        let path = dir.join("rootfs");
+        libbtrfs::snap::create(self.path.as_path(), path.as_path(), false)
+            .map_err(|e| StorageError::btrfs("snapshot", &self.path, e))?;
+        Ok(BtrfsStore { path })
+    }
+
+    /// True when `dir` is on the same btrfs filesystem as this subvolume (a snapshot can
+    /// go there).
+    pub fn same_filesystem(&self, dir: &Path) -> bool {
+        let fsid = |p: &Path| libbtrfs::fs::info(p, libbtrfs::Flags::empty()).ok().map(|i| i.fsid());
+        is_on_btrfs(dir) && fsid(&self.path).is_some() && fsid(&self.path) == fsid(dir)
+    }
+}
+
+fn check_on_btrfs(dir: &Path) -> Result<(), StorageError> {
+    if is_on_btrfs(dir) {
+        Ok(())
+    } else {
+        Err(StorageError::NotSupported {
+            kind: "btrfs",
+            op: "be used here",
+            hint: format!("{} is not on a btrfs filesystem; put the lxcpath on btrfs (-P) or choose another -B", dir.display()),
+        })
+    }
+}
+
+impl BackingStore for BtrfsStore {
+    fn kind(&self) -> Kind {
+        Kind::Btrfs
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { can_snapshot: true, can_backup: true, instant_clone: true, block_based: false }
+    }
+
+    fn rootfs_path(&self) -> String {
+        format!("btrfs:{}", self.path.display())
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn direct_tree(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+
+    fn mount(&self, target: &Path) -> Result<(), StorageError> {
+        mount(Some(&self.path), target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+            .map_err(|e| StorageError::mount(format!("{} (bind)", self.path.display()), target, e))
+    }
+
+    fn umount(&self, target: &Path) -> Result<(), StorageError> {
+        umount2(target, MntFlags::MNT_DETACH).map_err(|e| StorageError::io("unmount", target, e.into()))
+    }
+
+    /// Deletes the subvolume and every subvolume nested in it (deepest first). A path
+    /// that is a plain directory (a rootfs made before the filesystem was btrfs, or
+    /// copied in) is removed as a tree.
+    fn destroy(&self) -> Result<(), StorageError> {
+        let md = match std::fs::symlink_metadata(&self.path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StorageError::io("inspect", &self.path, e)),
+        };
+        if !is_btrfs_subvolume(&self.path, &md) {
+            return remove::remove_tree_onedev(&self.path);
+        }
+        // Nested subvolumes first, deepest first. (Not libbtrfs' destroy_all: it resolves
+        // the nested paths against the current directory instead of the parent's fd.)
+        let nested = libbtrfs::subvol::iter(&self.path, libbtrfs::Flags::POST_ORDER | libbtrfs::Flags::GET_PATH)
+            .map_err(|e| StorageError::btrfs("list the subvolumes nested in", &self.path, e))?;
+        for vol in nested {
+            let vol = vol.map_err(|e| StorageError::btrfs("list the subvolumes nested in", &self.path, e))?;
+            let p = self.path.join(vol.path());
+            libbtrfs::subvol::destroy(&p).map_err(|e| StorageError::btrfs("destroy nested", &p, e))?;
+        }
+        libbtrfs::subvol::destroy(&self.path).map_err(|e| StorageError::btrfs("destroy", &self.path, e))
+    }
+
+    fn snapshot(&self, spec: &CreateSpec) -> Result<Box<dyn BackingStore>, StorageError> {
+        Ok(Box::new(self.snapshot_to(spec)?))
+    }
+}

@@ -1,0 +1,272 @@
+//! End-to-end harness: runs the built `lxc-*` binaries against real containers.
+//!
+//! Each test makes an [`Env`]: its own temporary lxcpath, the tools run with `-P` on it,
+//! and [`Env::finish`] stops and destroys whatever the test left, then fails the test
+//! on any leaked mount, netdev, cgroup, loop device or process. Point the suite at
+//! another implementation's binaries (e.g. Debian's real LXC in /usr/bin) with
+//! `LXCRS_BIN_DIR=/usr/bin`.
+//!
+//! Without root a test prints why it is skipped; with `LXCRS_REQUIRE_ROOT=1` (CI) a skip
+//! is a failure.
+
+mod leaks;
+pub mod runtime_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub use leaks::Snapshot;
+
+/// Skips the test (returns) unless root; panics instead under `LXCRS_REQUIRE_ROOT=1`.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        match $crate::Env::new() {
+            Some(env) => env,
+            None => return,
+        }
+    };
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// One test's world: a temp lxcpath and the tools to run on it.
+pub struct Env {
+    lxcpath: tempfile::TempDir,
+    bin_dir: PathBuf,
+    before: Snapshot,
+    finished: bool,
+}
+
+/// True when the suite must not skip (CI).
+pub fn require_root_env() -> bool {
+    std::env::var("LXCRS_REQUIRE_ROOT")
+        .map(|v| v == "1")
+        .unwrap_or(false)
+}
+
+/// Prints why a test is skipped, or panics when skipping is not allowed.
+pub fn skip(reason: &str) {
+    if require_root_env() {
+        panic!("test cannot run: {reason} (LXCRS_REQUIRE_ROOT=1 forbids skipping)");
+    }
+    eprintln!("SKIP: {reason}");
+}
+
+impl Env {
+    /// A fresh env, or `None` (after printing why) when not root.
+    pub fn new() -> Option<Env> {
+        if !nix::unistd::geteuid().is_root() {
+            skip("end-to-end tests need root");
+            return None;
+        }
+        let base = std::env::var_os("LXCRS_TEST_TMP")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let lxcpath = tempfile::Builder::new()
+            .prefix("lxcrs-test.")
+            .tempdir_in(base)
+            .expect("temp lxcpath");
+        Some(Env {
+            lxcpath,
+            bin_dir: bin_dir(),
+            before: Snapshot::take(),
+            finished: false,
+        })
+    }
+
+    /// The temporary lxcpath.
+    pub fn lxcpath(&self) -> &Path {
+        self.lxcpath.path()
+    }
+
+    /// The directory the `lxc-*` tools are taken from.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin_dir
+    }
+
+    /// A container name unique in this test run.
+    pub fn unique_name(&self, prefix: &str) -> String {
+        format!(
+            "{prefix}{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        )
+    }
+
+    /// A `Command` for `tool` with `-P <lxcpath>` already added.
+    pub fn cmd(&self, tool: &str) -> Command {
+        let mut c = Command::new(self.bin_dir.join(tool));
+        c.arg("-P").arg(self.lxcpath());
+        if std::env::var_os("LXCRS_BIN_DIR").is_none()
+            && std::env::var_os("LXCRS_SHARE_DIR").is_none()
+        {
+            // Our own binaries from the build tree take templates and includes from the checkout.
+            c.env("LXCRS_SHARE_DIR", share_dir());
+        }
+        c.stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `tool args…` on this lxcpath and returns its output (status not checked).
+    pub fn lxc(&self, tool: &str, args: &[&str]) -> Output {
+        let out = self
+            .cmd(tool)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"));
+        log_output(tool, args, &out);
+        out
+    }
+
+    /// Runs `tool args…`, asserts it succeeded, and returns its stdout.
+    pub fn ok(&self, tool: &str, args: &[&str]) -> String {
+        let out = self.lxc(tool, args);
+        assert!(
+            out.status.success(),
+            "{tool} {args:?} failed with {}:\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Creates container `name` from the busybox template.
+    pub fn create_busybox(&self, name: &str) {
+        self.ok("lxc-create", &["-n", name, "-t", "busybox"]);
+    }
+
+    /// Names of the containers present in the lxcpath.
+    pub fn containers(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.lxcpath())
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// Stops and destroys every container, then asserts nothing leaked.
+    pub fn finish(mut self) {
+        self.cleanup();
+        self.finished = true;
+        // Teardown may still be finishing (a monitor exiting after lxc-stop returned):
+        // give it a moment before calling anything a leak.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let leaked = loop {
+            let leaked = self.before.leaked(&Snapshot::take(), self.lxcpath());
+            if leaked.is_empty() || std::time::Instant::now() > deadline {
+                break leaked;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        assert!(leaked.is_empty(), "the test leaked:\n{}", leaked.join("\n"));
+    }
+
+    fn cleanup(&self) {
+        for name in self.containers() {
+            let _ = self
+                .cmd("lxc-stop")
+                .args(["-k", "-n", &name])
+                .stderr(Stdio::null())
+                .output();
+            let _ = self
+                .cmd("lxc-destroy")
+                .args(["-f", "-s", "-n", &name])
+                .stderr(Stdio::null())
+                .output();
+        }
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.cleanup();
+        }
+    }
+}
+
+fn log_output(tool: &str, args: &[&str], out: &Output) {
+    if std::env::var_os("LXCRS_TEST_VERBOSE").is_some() {
+        eprintln!(
+            "$ {tool} {}\n[{}]\n{}{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Where the tools are: `$LXCRS_BIN_DIR`, else a dir of `lxc-*` links to the built
+/// `lxcrs` multicall binary next to the test executable's target dir.
+pub fn bin_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("LXCRS_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    // target/<profile>/deps/<test-binary> → target/<profile>/
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf();
+    let multicall = profile_dir.join("lxcrs");
+    assert!(
+        multicall.exists(),
+        "{} is missing: build the workspace first (cargo build)",
+        multicall.display()
+    );
+    let links = profile_dir.join("lxc-bin");
+    std::fs::create_dir_all(&links).expect("create lxc-bin");
+    for tool in TOOLS {
+        let link = links.join(tool);
+        if std::fs::read_link(&link).ok().as_deref() != Some(multicall.as_path()) {
+            let _ = std::fs::remove_file(&link);
+            // Another test thread may have made it first.
+            let _ = std::os::unix::fs::symlink(&multicall, &link);
+        }
+    }
+    let monitor = profile_dir.join("lxcrs-monitor");
+    if monitor.exists() {
+        let link = links.join("lxcrs-monitor");
+        if !link.exists() {
+            let _ = std::os::unix::fs::symlink(&monitor, &link);
+        }
+    }
+    links
+}
+
+/// The checkout's share tree (templates and config includes).
+pub fn share_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates")
+}
+
+/// The tools the suite calls.
+pub const TOOLS: &[&str] = &[
+    "lxc-attach",
+    "lxc-cgroup",
+    "lxc-config",
+    "lxc-console",
+    "lxc-copy",
+    "lxc-create",
+    "lxc-destroy",
+    "lxc-device",
+    "lxc-execute",
+    "lxc-freeze",
+    "lxc-info",
+    "lxc-ls",
+    "lxc-snapshot",
+    "lxc-start",
+    "lxc-stop",
+    "lxc-unfreeze",
+    "lxc-update-config",
+    "lxc-wait",
+];

@@ -1,0 +1,39 @@
+//! `lxc-freeze -n NAME`: freeze all the container's processes. Exit 0/1.
+
+use crate::common;
+
+/// Entry point (also `lxc-unfreeze`, see [`run`]).
+pub fn main(args: Vec<String>) -> i32 {
+    run(args, true)
+}
+
+/// `lxc-freeze` (`freeze`) or `lxc-unfreeze`.
+pub(crate) fn run(args: Vec<String>, freeze: bool) -> i32 {
+    let (prog, about) = if freeze {
+        ("lxc-freeze", "Freeze a container")
+    } else {
+        ("lxc-unfreeze", "Thaw a frozen container")
+    };
+    let cmd =
+        common::command(prog, about).arg(clap::Arg::new("pos").num_args(0..).value_name("NAME"));
+    let (_m, c) = common::parse_or_exit!(common::parse(cmd, args, Some("pos")));
+    let ct = common::parse_or_exit!(super::start::open(&c));
+    let lxcpath = ct.lxcpath().display().to_string();
+    if !ct.is_running() {
+        eprintln!("{prog}: {}: {} is not running", ct.name(), ct.name());
+        return 1;
+    }
+    let res = if freeze { ct.freeze() } else { ct.unfreeze() };
+    match res {
+        Ok(()) => 0,
+        Err(e) => {
+            let verb = if freeze { "freeze" } else { "unfreeze" };
+            eprintln!(
+                "{prog}: {}: Failed to {verb} {lxcpath}:{}: {e}",
+                ct.name(),
+                ct.name()
+            );
+            1
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! `lxc-info -n NAME [-s] [-p] [-i] [-S] [-H] [-c KEY]...`
+//!
+//! Lines are `%-15s %s` (`State:          RUNNING`). With `-H` numbers are raw, and with
+//! exactly one selector only the value is printed. Exit 1 "NAME doesn't exist".
+
+use clap::{Arg, ArgAction};
+use liblxcrs::Container;
+
+use crate::common;
+
+/// Selected output, in LXC's order.
+#[derive(Debug, Default, Clone)]
+struct Select {
+    state: bool,
+    pid: bool,
+    ips: bool,
+    stats: bool,
+    keys: Vec<String>,
+    humanize: bool,
+}
+
+impl Select {
+    fn count(&self) -> usize {
+        usize::from(self.state)
+            + usize::from(self.pid)
+            + usize::from(self.ips)
+            + usize::from(self.stats)
+            + self.keys.len()
+    }
+}
+
+/// One `Key: value` line, or the bare value when `-H` with a single selector.
+fn line(out: &mut String, sel: &Select, key: &str, value: &str) {
+    if !sel.humanize && sel.count() == 1 {
+        out.push_str(value);
+        out.push('\n');
+    } else {
+        labeled(out, key, value);
+    }
+}
+
+/// A `Key: value` line whatever the selectors (stats always carry their labels).
+fn labeled(out: &mut String, key: &str, value: &str) {
+    out.push_str(&format!("{key:<15} {value}\n"));
+}
+
+/// LXC's `size_humanize`: `N bytes`, `1.23 KiB`, `12.34 MiB`, `1.50 GiB` (two decimals,
+/// KiB/MiB rounded, GiB truncated).
+pub fn humanize(val: u64) -> String {
+    const KIB: u64 = 1 << 10;
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+    if val > GIB {
+        format!("{}.{:02} GiB", val >> 30, (val & (GIB - 1)) / 10_737_419)
+    } else if val > MIB {
+        let x = val + 5243;
+        format!("{}.{:02} MiB", x >> 20, ((x & (MIB - 1)) * 100) >> 20)
+    } else if val > KIB {
+        let x = val + 5;
+        format!("{}.{:02} KiB", x >> 10, ((x & (KIB - 1)) * 100) >> 10)
+    } else {
+        format!("{val} bytes")
+    }
+}
+
+fn bytes(sel: &Select, v: u64) -> String {
+    if sel.humanize {
+        humanize(v)
+    } else {
+        v.to_string()
+    }
+}
+
+fn cpu(sel: &Select, ns: u64) -> String {
+    if sel.humanize {
+        format!("{:.2} seconds", ns as f64 / 1e9)
+    } else {
+        ns.to_string()
+    }
+}
+
+/// Host-side peers of the container's interfaces: `(host ifname, rx, tx)`.
+fn links(pid: i32) -> Vec<(String, u64, u64)> {
+    let read = |p: String| {
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
+    let mut out = Vec::new();
+    for ifname in liblxcrs::ips::interfaces(pid) {
+        let Some(iflink) = read(format!("/proc/{pid}/root/sys/class/net/{ifname}/iflink")) else {
+            continue;
+        };
+        let Ok(dir) = std::fs::read_dir("/sys/class/net") else {
+            continue;
+        };
+        for e in dir.flatten() {
+            let host = e.file_name().to_string_lossy().into_owned();
+            if read(format!("/sys/class/net/{host}/ifindex")).as_deref() == Some(iflink.as_str()) {
+                let stat = |f: &str| {
+                    read(format!("/sys/class/net/{host}/statistics/{f}"))
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0)
+                };
+                let (rx, tx) = (stat("rx_bytes"), stat("tx_bytes"));
+                out.push((host, rx, tx));
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn render(ct: &Container, sel: &Select, show_name: bool) -> (String, String) {
+    let mut out = String::new();
+    let mut err = String::new();
+    if show_name {
+        line(&mut out, sel, "Name:", ct.name());
+    }
+    let state = ct.state();
+    let running = state.is_active();
+    if sel.state {
+        line(&mut out, sel, "State:", state.as_str());
+    }
+    let pid = if running { ct.init_pid() } else { None };
+    if let Some(pid) = pid {
+        if sel.pid {
+            line(&mut out, sel, "PID:", &pid.to_string());
+        }
+        if sel.ips {
+            for ip in liblxcrs::ips::ipv4(pid)
+                .into_iter()
+                .chain(liblxcrs::ips::ipv6(pid))
+            {
+                line(&mut out, sel, "IP:", &ip);
+            }
+        }
+    }
+    if sel.stats && running {
+        if let Some(s) = ct.stats() {
+            if let Some(v) = s.cpu_ns {
+                labeled(&mut out, "CPU use:", &cpu(sel, v));
+            }
+            if let Some(v) = s.blkio_bytes {
+                labeled(&mut out, "BlkIO use:", &bytes(sel, v));
+            }
+            if let Some(v) = s.memory_bytes {
+                labeled(&mut out, "Memory use:", &bytes(sel, v));
+            }
+            if let Some(v) = s.kmem_bytes {
+                labeled(&mut out, "KMem use:", &bytes(sel, v));
+            }
+        }
+        if let Some(pid) = pid {
+            for (host, rx, tx) in links(pid) {
+                labeled(&mut out, "Link:", &host);
+                // The host side's receive is the container's transmit.
+                labeled(&mut out, " TX bytes:", &bytes(sel, rx));
+                labeled(&mut out, " RX bytes:", &bytes(sel, tx));
+                labeled(&mut out, " Total bytes:", &bytes(sel, rx + tx));
+            }
+        }
+    }
+    let mut file_ct: Option<Container> = None;
+    for key in &sel.keys {
+        let mut val = if running {
+            ct.get_running_config_item(key).ok()
+        } else {
+            None
+        };
+        if val.is_none() {
+            let fc = file_ct.get_or_insert_with(|| {
+                let mut c =
+                    Container::new(ct.name(), Some(ct.lxcpath())).expect("name already validated");
+                if ct.config_path() != ct.dir().join("config") {
+                    c.set_rcfile(&ct.config_path());
+                }
+                c
+            });
+            val = fc.get_config_item(key).ok();
+        }
+        match val {
+            Some(v) if !sel.humanize && sel.count() == 1 => out.push_str(&format!("{v}\n")),
+            Some(v) if v.is_empty() => out.push_str(&format!("{key} =\n")),
+            Some(v) => out.push_str(&format!("{key} = {v}\n")),
+            None => err.push_str(&format!("{key} invalid\n")),
+        }
+    }
+    (out, err)
+}
+
+/// Entry point.
+pub fn main(args: Vec<String>) -> i32 {
+    let flag = |id: &'static str, s: char, l: &'static str, h: &'static str| {
+        Arg::new(id)
+            .short(s)
+            .long(l)
+            .action(ArgAction::SetTrue)
+            .help(h)
+    };
+    let cmd = common::command("lxc-info", "Query information about a container")
+        .arg(flag(
+            "state",
+            's',
+            "state",
+            "Shows the state of the container",
+        ))
+        .arg(flag(
+            "pid",
+            'p',
+            "pid",
+            "Shows the process id of the init container",
+        ))
+        .arg(flag("ips", 'i', "ips", "Shows the IP addresses"))
+        .arg(flag("stats", 'S', "stats", "Shows usage stats"))
+        .arg(flag(
+            "no-humanize",
+            'H',
+            "no-humanize",
+            "Shows stats as raw numbers, not humanized",
+        ))
+        .arg(
+            Arg::new("config")
+                .short('c')
+                .long("config")
+                .value_name("KEY")
+                .action(ArgAction::Append)
+                .help("Show configuration variable KEY from running container"),
+        )
+        .arg(Arg::new("pos").num_args(0..).value_name("NAME"));
+    let (m, c) = common::parse_or_exit!(common::parse(cmd, args, Some("pos")));
+    let ct = common::parse_or_exit!(super::start::open(&c));
+    let mut sel = Select {
+        state: m.get_flag("state"),
+        pid: m.get_flag("pid"),
+        ips: m.get_flag("ips"),
+        stats: m.get_flag("stats"),
+        keys: m
+            .get_many::<String>("config")
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default(),
+        humanize: !m.get_flag("no-humanize"),
+    };
+    let running = ct.is_running();
+    if !running && !ct.is_defined() && c.rcfile.is_none() {
+        eprintln!("lxc-info: {}: {} doesn't exist", ct.name(), ct.name());
+        return 1;
+    }
+    let all = sel.count() == 0;
+    if all {
+        sel.state = true;
+        sel.pid = true;
+        sel.ips = true;
+        sel.stats = true;
+    }
+    let (out, err) = render(&ct, &sel, all);
+    print!("{out}");
+    eprint!("{err}");
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn humanized_sizes() {
+        assert_eq!(humanize(0), "0 bytes");
+        assert_eq!(humanize(1024), "1024 bytes");
+        assert_eq!(humanize(1536), "1.50 KiB");
+        assert_eq!(humanize(12_939_428), "12.34 MiB");
+        assert_eq!(humanize(3 << 30), "3.00 GiB");
+        assert_eq!(humanize((3 << 30) + (1 << 29)), "3.49 GiB");
+        assert_eq!(humanize(1 << 20), "1024.00 KiB");
+    }
+
+    #[test]
+    fn lines_and_single_values() {
+        let mut sel = Select {
+            state: true,
+            humanize: true,
+            ..Default::default()
+        };
+        let mut out = String::new();
+        line(&mut out, &sel, "State:", "RUNNING");
+        assert_eq!(out, "State:          RUNNING\n");
+        sel.humanize = false;
+        out.clear();
+        line(&mut out, &sel, "State:", "RUNNING");
+        assert_eq!(
+            out, "RUNNING\n",
+            "-H with one selector prints the bare value"
+        );
+        sel.pid = true;
+        out.clear();
+        line(&mut out, &sel, "PID:", "42");
+        assert_eq!(
+            out, "PID:            42\n",
+            "-H with two selectors keeps the keys"
+        );
+        assert_eq!(bytes(&sel, 12_939_428), "12939428");
+        assert_eq!(
+            cpu(
+                &Select {
+                    humanize: true,
+                    ..Default::default()
+                },
+                1_234_000_000
+            ),
+            "1.23 seconds"
+        );
+    }
+}

@@ -1,0 +1,327 @@
+//! `lxc-ls [-1] [-f] [-F COLS] [--active|--running|--frozen|--stopped|--defined]
+//! [-g GROUPS] [--filter REGEX | REGEX]`: exit 0, even when nothing matches.
+
+use std::path::Path;
+
+use clap::{Arg, ArgAction};
+use liblxcrs::commands::Client;
+use liblxcrs::config::Config;
+
+use crate::common;
+
+const FANCY_DEFAULT: &[&str] = &[
+    "NAME",
+    "STATE",
+    "AUTOSTART",
+    "GROUPS",
+    "IPV4",
+    "IPV6",
+    "UNPRIVILEGED",
+];
+const ALL_COLUMNS: &[&str] = &[
+    "NAME",
+    "STATE",
+    "PID",
+    "RAM",
+    "SWAP",
+    "AUTOSTART",
+    "GROUPS",
+    "INTERFACE",
+    "IPV4",
+    "IPV6",
+    "UNPRIVILEGED",
+];
+
+/// Entry point.
+pub fn main(args: Vec<String>) -> i32 {
+    let cmd = common::command("lxc-ls", "List the containers existing on the system")
+        .arg(
+            Arg::new("line")
+                .short('1')
+                .long("line")
+                .action(ArgAction::SetTrue)
+                .help("Show one entry per line"),
+        )
+        .arg(
+            Arg::new("fancy")
+                .short('f')
+                .long("fancy")
+                .action(ArgAction::SetTrue)
+                .help("Use a fancy, column-based output"),
+        )
+        .arg(
+            Arg::new("format")
+                .short('F')
+                .long("fancy-format")
+                .value_name("COLS")
+                .help("Comma-separated list of columns to show in the fancy output"),
+        )
+        .arg(
+            Arg::new("active")
+                .long("active")
+                .action(ArgAction::SetTrue)
+                .help("List only active containers"),
+        )
+        .arg(
+            Arg::new("running")
+                .long("running")
+                .action(ArgAction::SetTrue)
+                .help("List only running containers"),
+        )
+        .arg(
+            Arg::new("frozen")
+                .long("frozen")
+                .action(ArgAction::SetTrue)
+                .help("List only frozen containers"),
+        )
+        .arg(
+            Arg::new("stopped")
+                .long("stopped")
+                .action(ArgAction::SetTrue)
+                .help("List only stopped containers"),
+        )
+        .arg(
+            Arg::new("defined")
+                .long("defined")
+                .action(ArgAction::SetTrue)
+                .help("List only defined containers"),
+        )
+        .arg(
+            Arg::new("groups")
+                .short('g')
+                .long("groups")
+                .value_name("GROUPS")
+                .help("Comma-separated list of groups a container must have to be displayed"),
+        )
+        .arg(
+            Arg::new("nesting")
+                .long("nesting")
+                .num_args(0..=1)
+                .value_name("NUM")
+                .help("List nested containers up to NUM (not supported yet)"),
+        )
+        .arg(
+            Arg::new("filter")
+                .long("filter")
+                .value_name("REGEX")
+                .help("Filter container names by regular expression"),
+        )
+        .arg(Arg::new("pos").value_name("FILTER"));
+    let (m, c) = match common::parse(cmd, args, None) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let lxcpath = match liblxcrs::paths::lxcpath(c.lxcpath.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            c.error(&e);
+            return 1;
+        }
+    };
+    let filter = m.get_one::<String>("filter").or(m.get_one::<String>("pos"));
+    let re = match filter.map(|f| regex::Regex::new(&format!("^(?:{f})"))) {
+        Some(Ok(r)) => Some(r),
+        Some(Err(e)) => {
+            eprintln!("lxc-ls: invalid regular expression: {e}");
+            return 1;
+        }
+        None => None,
+    };
+    let columns: Vec<String> = match m.get_one::<String>("format") {
+        Some(f) => {
+            let mut cols = Vec::new();
+            for k in f.split(',') {
+                let up = k.trim().to_ascii_uppercase();
+                if !ALL_COLUMNS.contains(&up.as_str()) {
+                    eprintln!("Invalid key: {k}");
+                    return 1;
+                }
+                cols.push(up);
+            }
+            cols
+        }
+        None => FANCY_DEFAULT.iter().map(|s| s.to_string()).collect(),
+    };
+    let want_groups: Vec<String> = m
+        .get_one::<String>("groups")
+        .map(|g| {
+            g.split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let mut rows = Vec::new();
+    for name in liblxcrs::list::defined(&lxcpath) {
+        if re.as_ref().is_some_and(|r| !r.is_match(&name)) {
+            continue;
+        }
+        let info = Info::gather(&lxcpath, &name);
+        let keep = (!m.get_flag("running") || info.running())
+            && (!m.get_flag("frozen") || info.state == "FROZEN")
+            && (!m.get_flag("stopped") || info.state == "STOPPED")
+            && (!m.get_flag("active") || info.state != "STOPPED")
+            && want_groups.iter().all(|g| info.groups.contains(g));
+        if keep {
+            rows.push(info);
+        }
+    }
+
+    if m.get_flag("fancy") || m.contains_id("format") {
+        print_table(&columns, &rows);
+    } else {
+        let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        print_names(&names, m.get_flag("line"));
+    }
+    0
+}
+
+/// What the columns show for one container.
+struct Info {
+    name: String,
+    state: String,
+    pid: Option<i32>,
+    autostart: bool,
+    groups: Vec<String>,
+    unprivileged: bool,
+    ipv4: Vec<String>,
+    ipv6: Vec<String>,
+    interfaces: Vec<String>,
+    ram: Option<f64>,
+    swap: Option<f64>,
+}
+
+impl Info {
+    fn gather(lxcpath: &Path, name: &str) -> Info {
+        let cfg = Config::load(&lxcpath.join(name).join("config")).ok();
+        let model = cfg.as_ref().map(|c| c.model());
+        let client = Client::connect(lxcpath, name).ok().flatten();
+        let state = client
+            .as_ref()
+            .and_then(|c| c.state().ok())
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|| "STOPPED".into());
+        let pid = client
+            .as_ref()
+            .and_then(|c| c.init_pid().ok())
+            .filter(|p| *p > 0);
+        let (ram, swap) = match &client {
+            Some(cl) => liblxcrs::stats::memory_mb(cl, name),
+            None => (None, None),
+        };
+        Info {
+            name: name.to_string(),
+            state,
+            pid,
+            autostart: model.is_some_and(|m| m.start.auto),
+            groups: model.map(|m| m.groups.clone()).unwrap_or_default(),
+            unprivileged: model.is_some_and(|m| !m.idmaps.is_empty()),
+            ipv4: pid.map(liblxcrs::ips::ipv4).unwrap_or_default(),
+            ipv6: pid.map(liblxcrs::ips::ipv6).unwrap_or_default(),
+            interfaces: pid.map(liblxcrs::ips::interfaces).unwrap_or_default(),
+            ram,
+            swap,
+        }
+    }
+
+    fn running(&self) -> bool {
+        self.state == "RUNNING"
+    }
+
+    fn column(&self, col: &str) -> String {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        let mb = |v: Option<f64>| v.map(|x| format!("{x:.2}MB")).unwrap_or_else(|| "-".into());
+        match col {
+            "NAME" => self.name.clone(),
+            "STATE" => self.state.clone(),
+            "PID" => self
+                .pid
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "-".into()),
+            "RAM" => mb(self.ram),
+            "SWAP" => mb(self.swap),
+            "AUTOSTART" => u8::from(self.autostart).to_string(),
+            "GROUPS" => list(&self.groups),
+            "INTERFACE" => list(&self.interfaces),
+            "IPV4" => list(&self.ipv4),
+            "IPV6" => list(&self.ipv6),
+            "UNPRIVILEGED" => self.unprivileged.to_string(),
+            _ => "-".into(),
+        }
+    }
+}
+
+/// LXC's fancy table: every column left-aligned to its widest cell, each followed by a space.
+fn print_table(columns: &[String], rows: &[Info]) {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| columns.iter().map(|c| r.column(c)).collect())
+        .collect();
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            cells
+                .iter()
+                .map(|r| r[i].len())
+                .chain([h.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |vals: &[String]| {
+        vals.iter()
+            .zip(&widths)
+            .map(|(v, w)| format!("{v:<w$} "))
+            .collect::<String>()
+    };
+    println!("{}", line(columns));
+    for r in &cells {
+        println!("{}", line(r));
+    }
+}
+
+/// Names in columns fitting the terminal, or one per line (`-1`, or no terminal).
+fn print_names(names: &[&str], one_per_line: bool) {
+    let width = if one_per_line { None } else { terminal_width() };
+    let Some(width) = width else {
+        for n in names {
+            println!("{n}");
+        }
+        return;
+    };
+    if names.is_empty() {
+        return;
+    }
+    let cell = names.iter().map(|n| n.len()).max().unwrap_or(0) + 2;
+    let per_line = (width / cell).max(1);
+    for chunk in names.chunks(per_line) {
+        let line: String = chunk.iter().map(|n| format!("{n:<cell$}")).collect();
+        println!("{}", line.trim_end());
+    }
+}
+
+/// The width of the terminal on stdout, stderr or stdin (LXC's order), if any.
+fn terminal_width() -> Option<usize> {
+    for fd in [1, 2, 0] {
+        let mut ws = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCGWINSZ writes one winsize into the struct we pass; fd may be anything.
+        let r = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
+        if r == 0 && ws.ws_col > 0 {
+            return Some(usize::from(ws.ws_col));
+        }
+    }
+    None
+}

@@ -1,0 +1,218 @@
+//! What every tool shares: LXC's common options (`-n -P -q -o -l --rcfile --version
+//! -h --usage -?`), the name-or-first-positional rule, exit codes and message style.
+//!
+//! Messages are `<tool>: <name>: <what failed>: <why>` and a `hint:` line when there is
+//! one, on stderr; exit 0 on success, 1 on failure (tool-specific codes documented
+//! in each tool).
+
+use std::path::PathBuf;
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+/// LXC's version line for `--version`; we report the LXC release we are compatible with.
+pub const VERSION: &str = "6.0.0";
+
+/// The options common to every tool, after parsing.
+#[derive(Debug, Clone)]
+pub struct Common {
+    /// The tool's name, e.g. `lxc-create`.
+    pub prog: String,
+    /// `-n` or the first positional argument.
+    pub name: Option<String>,
+    /// `-P` (trailing slashes stripped).
+    pub lxcpath: Option<PathBuf>,
+    /// `-q`.
+    pub quiet: bool,
+    /// `-o`.
+    pub logfile: Option<PathBuf>,
+    /// `-l`.
+    pub logpriority: Option<String>,
+    /// `--rcfile`.
+    pub rcfile: Option<PathBuf>,
+}
+
+impl Common {
+    /// The container name, or the LXC error and exit code 1.
+    pub fn require_name(&self) -> Result<&str, i32> {
+        match &self.name {
+            Some(n) => Ok(n),
+            None => {
+                eprintln!("{}: No container name specified", self.prog);
+                Err(1)
+            }
+        }
+    }
+
+    /// Prints `<prog>: <name>: <err>` (every line of a multi-line error) to stderr.
+    pub fn error(&self, err: &dyn std::fmt::Display) {
+        let prefix = match &self.name {
+            Some(n) => format!("{}: {}: ", self.prog, n),
+            None => format!("{}: ", self.prog),
+        };
+        let text = err.to_string();
+        let mut lines = text.lines();
+        if let Some(first) = lines.next() {
+            eprintln!("{prefix}{first}");
+        }
+        for l in lines {
+            eprintln!("{l}");
+        }
+    }
+}
+
+/// A `clap::Command` for tool `prog` with the common options already added.
+/// `name_positional`: whether a leading positional may stand for `-n`.
+pub fn command(prog: &'static str, about: &'static str) -> Command {
+    Command::new(prog)
+        .about(about)
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("name")
+                .short('n')
+                .long("name")
+                .value_name("NAME")
+                .help("Name of the container"),
+        )
+        .arg(
+            Arg::new("lxcpath")
+                .short('P')
+                .long("lxcpath")
+                .value_name("PATH")
+                .help("Use specified container path"),
+        )
+        .arg(
+            Arg::new("quiet")
+                .short('q')
+                .long("quiet")
+                .action(ArgAction::SetTrue)
+                .help("Don't produce any output"),
+        )
+        .arg(
+            Arg::new("logfile")
+                .short('o')
+                .long("logfile")
+                .value_name("FILE")
+                .help("Output log to FILE instead of stderr"),
+        )
+        .arg(
+            Arg::new("logpriority")
+                .short('l')
+                .long("logpriority")
+                .value_name("LEVEL")
+                .help("Set log priority to LEVEL"),
+        )
+        .arg(
+            Arg::new("rcfile")
+                .long("rcfile")
+                .value_name("FILE")
+                .help("Load configuration file FILE"),
+        )
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::SetTrue)
+                .help("Give this help list"),
+        )
+        .arg(
+            Arg::new("qhelp")
+                .short('?')
+                .action(ArgAction::SetTrue)
+                .hide(true),
+        )
+        .arg(
+            Arg::new("usage")
+                .long("usage")
+                .action(ArgAction::SetTrue)
+                .help("Give a short usage message"),
+        )
+        .arg(
+            Arg::new("version")
+                .long("version")
+                .action(ArgAction::SetTrue)
+                .help("Print the version number"),
+        )
+}
+
+/// Parses `args` (argv[0] included). `Err(code)` means the tool must exit with `code`
+/// now: help/usage/version (0) or a bad option (1, after printing the reason).
+/// When `-n` is absent and `positional` names an argument, its first value becomes the name
+/// and is removed from what the tool sees via [`rest`].
+pub fn parse(
+    cmd: Command,
+    args: Vec<String>,
+    positional: Option<&str>,
+) -> Result<(ArgMatches, Common), i32> {
+    let mut cmd = cmd;
+    let prog = cmd.get_name().to_string();
+    let m = match cmd.try_get_matches_from_mut(args) {
+        Ok(m) => m,
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            eprintln!("{prog}: {}", first.strip_prefix("error: ").unwrap_or(first));
+            eprintln!("{}", cmd.render_usage());
+            return Err(1);
+        }
+    };
+    if m.get_flag("help") {
+        println!("{}", cmd.render_help());
+        return Err(0);
+    }
+    if m.get_flag("qhelp") {
+        eprintln!("{}", cmd.render_help());
+        return Err(1);
+    }
+    if m.get_flag("usage") {
+        println!("{}", cmd.render_usage());
+        return Err(0);
+    }
+    if m.get_flag("version") {
+        println!("{VERSION}");
+        return Err(0);
+    }
+    let mut name = m.get_one::<String>("name").cloned();
+    if name.is_none() {
+        if let Some(p) = positional {
+            name = m.get_many::<String>(p).and_then(|mut v| v.next().cloned());
+        }
+    }
+    let common = Common {
+        prog,
+        name,
+        lxcpath: m
+            .get_one::<String>("lxcpath")
+            .map(|p| liblxcrs::paths::strip_trailing_slashes(p.as_ref())),
+        quiet: m.get_flag("quiet"),
+        logfile: m.get_one::<String>("logfile").map(PathBuf::from),
+        logpriority: m.get_one::<String>("logpriority").cloned(),
+        rcfile: m.get_one::<String>("rcfile").map(PathBuf::from),
+    };
+    Ok((m, common))
+}
+
+/// The values of positional `id` that remain once the name was taken from it
+/// (when `-n` was not given, the first value is the name).
+pub fn rest(m: &ArgMatches, id: &str) -> Vec<String> {
+    let vals: Vec<String> = m
+        .get_many::<String>(id)
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
+    if m.get_one::<String>("name").is_some() {
+        vals
+    } else {
+        vals.into_iter().skip(1).collect()
+    }
+}
+
+/// Unwraps a parse result inside a tool's `main`.
+macro_rules! parse_or_exit {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(code) => return code,
+        }
+    };
+}
+pub(crate) use parse_or_exit;

@@ -1,0 +1,61 @@
+//! `lxcrs`: one multicall binary for every `lxc-*` tool, dispatched on the name it was
+//! called by (`lxc-create` → create) or on its first argument (`lxcrs create …`).
+
+mod cmd;
+mod common;
+
+use std::path::Path;
+
+/// Every tool: its LXC name and its entry point.
+const TOOLS: &[(&str, fn(Vec<String>) -> i32)] = &[
+    ("lxc-attach", cmd::attach::main),
+    ("lxc-cgroup", cmd::cgroup::main),
+    ("lxc-config", cmd::config::main),
+    ("lxc-console", cmd::console::main),
+    ("lxc-create", cmd::create::main),
+    ("lxc-destroy", cmd::destroy::main),
+    ("lxc-execute", cmd::execute::main),
+    ("lxc-freeze", cmd::freeze::main),
+    ("lxc-info", cmd::info::main),
+    ("lxc-ls", cmd::ls::main),
+    ("lxc-start", cmd::start::main),
+    ("lxc-stop", cmd::stop::main),
+    ("lxc-unfreeze", cmd::unfreeze::main),
+    ("lxc-update-config", cmd::update_config::main),
+    ("lxc-wait", cmd::wait::main),
+];
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().collect();
+    let argv0 = args.first().cloned().unwrap_or_default();
+    let called = Path::new(&argv0)
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tool = if called.starts_with("lxc-") {
+        called
+    } else if args.len() > 1 {
+        // `lxcrs create -n c1` behaves as `lxc-create -n c1`.
+        let sub = args.remove(1);
+        args[0] = format!("lxc-{sub}");
+        args[0].clone()
+    } else {
+        eprintln!("usage: lxcrs TOOL [ARGS...]   (or call it as lxc-TOOL)");
+        eprintln!(
+            "tools: {}",
+            TOOLS
+                .iter()
+                .map(|(n, _)| &n[4..])
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        std::process::exit(1);
+    };
+    match TOOLS.iter().find(|(n, _)| *n == tool) {
+        Some((_, entry)) => std::process::exit(entry(args)),
+        None => {
+            eprintln!("lxcrs: unknown tool {tool}");
+            std::process::exit(1);
+        }
+    }
+}
