@@ -25,6 +25,11 @@ install: build
 	install -m 0755 templates/templates/* $(DESTDIR)$(SHAREDIR)/templates/
 	cp -r templates/config/. $(DESTDIR)$(SHAREDIR)/config/
 	find $(DESTDIR)$(SHAREDIR)/config -type f -name '*.conf' -exec sed -i 's|@LXCSHARE@|$(SHAREDIR)|g' {} +
+	# Distro templates (Debian's lxc-templates) include /usr/share/lxc/config/*.conf by
+	# absolute path: provide ours there when no LXC package does.
+	if [ ! -e $(DESTDIR)/usr/share/lxc/config/common.conf ]; then \
+	  install -d $(DESTDIR)/usr/share/lxc/config && cp -r templates/config/. $(DESTDIR)/usr/share/lxc/config/ && \
+	  find $(DESTDIR)/usr/share/lxc/config -type f -name '*.conf' -exec sed -i 's|@LXCSHARE@|/usr/share/lxc|g' {} + ; fi
 	install -d $(DESTDIR)/etc/lxc
 	[ -e $(DESTDIR)/etc/lxc/default.conf ] || install -m 0644 templates/default.conf $(DESTDIR)/etc/lxc/default.conf
 

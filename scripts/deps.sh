@@ -5,8 +5,8 @@ set -eu
 PKGS="
   build-essential pkg-config libseccomp-dev
   busybox-static debootstrap rsync acl attr uidmap iproute2 procps util-linux
-  e2fsprogs btrfs-progs xz-utils tar
-  lxc lxc-templates
+  e2fsprogs btrfs-progs xz-utils tar nftables dnsmasq-base
+  lxc lxc-templates distro-info
   hyperfine
 "
 missing=

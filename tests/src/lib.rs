@@ -34,6 +34,9 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// One test's world: a temp lxcpath and the tools to run on it.
 pub struct Env {
     lxcpath: tempfile::TempDir,
+    /// A system config of the test's own (`LXC_GLOBAL_CONF`): its default container
+    /// config has no network, so tests don't depend on the host's /etc/lxc.
+    etc: tempfile::TempDir,
     bin_dir: PathBuf,
     before: Snapshot,
     finished: bool,
@@ -68,8 +71,21 @@ impl Env {
             .prefix("lxcrs-test.")
             .tempdir_in(base)
             .expect("temp lxcpath");
+        let etc = tempfile::Builder::new().prefix("lxcrs-etc.").tempdir().expect("temp etc");
+        let default_conf = etc.path().join("default.conf");
+        std::fs::write(&default_conf, "lxc.net.0.type = empty\n").expect("write default.conf");
+        std::fs::write(
+            etc.path().join("lxc.conf"),
+            format!(
+                "lxc.lxcpath = {}\nlxc.default_config = {}\n",
+                lxcpath.path().display(),
+                default_conf.display()
+            ),
+        )
+        .expect("write lxc.conf");
         Some(Env {
             lxcpath,
+            etc,
             bin_dir: bin_dir(),
             before: Snapshot::take(),
             finished: false,
@@ -79,6 +95,11 @@ impl Env {
     /// The temporary lxcpath.
     pub fn lxcpath(&self) -> &Path {
         self.lxcpath.path()
+    }
+
+    /// The test's system config file (`LXC_GLOBAL_CONF`).
+    pub fn global_conf(&self) -> PathBuf {
+        self.etc.path().join("lxc.conf")
     }
 
     /// The directory the `lxc-*` tools are taken from.
@@ -99,6 +120,7 @@ impl Env {
     pub fn cmd(&self, tool: &str) -> Command {
         let mut c = Command::new(self.bin_dir.join(tool));
         c.arg("-P").arg(self.lxcpath());
+        c.env("LXC_GLOBAL_CONF", self.etc.path().join("lxc.conf"));
         if std::env::var_os("LXCRS_BIN_DIR").is_none()
             && std::env::var_os("LXCRS_SHARE_DIR").is_none()
         {
@@ -245,8 +267,43 @@ pub fn bin_dir() -> PathBuf {
 }
 
 /// The checkout's share tree (templates and config includes).
+///
+/// The checkout's `templates/` holds `@LXCSHARE@` placeholders that `make install`
+/// replaces; the tests get the same treatment: a copy under `target/lxcrs-share` with
+/// the placeholder set to that copy, refreshed once per test process.
 pub fn share_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates")
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates");
+        let dst = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/lxcrs-share");
+        let tmp = dst.with_extension(format!("tmp{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        copy_substituted(&src, &tmp, &dst);
+        // Swap in the fresh copy; another test process may be doing the same.
+        let _ = std::fs::remove_dir_all(&dst);
+        if std::fs::rename(&tmp, &dst).is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        dst
+    })
+    .clone()
+}
+
+fn copy_substituted(src: &Path, dst: &Path, share: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dst).expect("create share copy");
+    for e in std::fs::read_dir(src).expect("read templates/").flatten() {
+        let (from, to) = (e.path(), dst.join(e.file_name()));
+        if from.is_dir() {
+            copy_substituted(&from, &to, share);
+        } else {
+            let text = std::fs::read(&from).expect("read share file");
+            let text = String::from_utf8_lossy(&text).replace("@LXCSHARE@", &share.to_string_lossy());
+            std::fs::write(&to, text).expect("write share file");
+            let mode = std::fs::metadata(&from).map(|m| m.permissions().mode()).unwrap_or(0o644);
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode)).expect("chmod share file");
+        }
+    }
 }
 
 /// The tools the suite calls.

@@ -5,17 +5,24 @@ use lxcrs_tests::runtime_support;
 use lxcrs_tests::runtime_support::{busybox, serial, state};
 
 fn pty_count() -> usize {
-    std::fs::read_dir("/dev/pts").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/dev/pts")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 #[test]
 fn soak_200_start_stop_cycles() {
     let _g = serial();
-    let Some((env, before)) = runtime_support::env() else { return };
+    let Some((env, before)) = runtime_support::env() else {
+        return;
+    };
     let n = env.unique_name("soak");
     busybox(&env, &n);
     let ptys = pty_count();
-    let cycles: usize = std::env::var("LXCRS_SOAK_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let cycles: usize = std::env::var("LXCRS_SOAK_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     let t0 = std::time::Instant::now();
     for i in 0..cycles {
         env.ok("lxc-start", &["-n", &n]);
@@ -28,6 +35,11 @@ fn soak_200_start_stop_cycles() {
         assert_eq!(state(&env, &n), "STOPPED", "cycle {i}");
     }
     eprintln!("{cycles} start/stop cycles in {:?}", t0.elapsed());
-    assert!(pty_count() <= ptys, "ptys leaked: {} before, {} after", ptys, pty_count());
+    assert!(
+        pty_count() <= ptys,
+        "ptys leaked: {} before, {} after",
+        ptys,
+        pty_count()
+    );
     runtime_support::finish(env, before);
 }

@@ -231,6 +231,11 @@ fn second(
             );
         }
     }
+    if let Some(profile) = &t.seccomp {
+        if let Err(e) = crate::start::seccomp::load(profile) {
+            return format!("failed to load the container's seccomp policy: {e}");
+        }
+    }
     let uid = opts.uid.unwrap_or(0);
     let gid = opts.gid.unwrap_or(0);
     let _ = nix::unistd::setgroups(&[]);

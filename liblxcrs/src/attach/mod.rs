@@ -59,6 +59,8 @@ pub(crate) struct Target {
     pub cap_drop: Vec<u32>,
     pub cap_keep: Option<Vec<u32>>,
     pub no_new_privs: bool,
+    /// The container's seccomp policy (`lxc.seccomp.profile`), unless `-e LSM`.
+    pub seccomp: Option<crate::start::seccomp::Profile>,
 }
 
 fn caps_of(value: &str) -> Vec<u32> {
@@ -105,7 +107,15 @@ fn target(c: &Container, opts: &AttachOptions) -> Result<Target, AttachError> {
     } else {
         Some(caps_of(&keep))
     };
+    let profile = item("lxc.seccomp.profile");
+    let seccomp = if opts.elevated.lsm || profile.trim().is_empty() {
+        None
+    } else {
+        let path = std::path::Path::new(profile.trim());
+        Some(crate::start::seccomp::read(path).map_err(|e| AttachError::Child(e.to_string()))?)
+    };
     Ok(Target {
+        seccomp,
         pid,
         pidfd,
         cgroups,

@@ -8,6 +8,7 @@
 //! [`StartStatus`] once the container is RUNNING or has failed.
 
 mod console;
+mod memory;
 mod payload;
 mod run;
 mod server;

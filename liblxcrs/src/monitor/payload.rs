@@ -112,9 +112,11 @@ pub(super) fn lock_for_start(
 ) -> Result<Option<crate::lock::ContainerLock>, String> {
     let lock = match crate::lock::lock(lxcpath, name, false) {
         Ok(l) => l,
-        Err(crate::Error::Busy { holder, .. }) => return Err(format!(
+        Err(crate::Error::Busy { holder, .. }) => {
+            return Err(format!(
             "{name} is busy: another command ({holder}) is working on it; retry when it is done"
-        )),
+        ))
+        }
         Err(e) => return Err(e.to_string()),
     };
     if lxcpath.join(name).join("partial").exists() {
@@ -137,6 +139,8 @@ pub(super) struct Init {
     pub pid: Pid,
     pub pidfd: OwnedFd,
     pub ns_fds: Vec<(Namespace, OwnedFd)>,
+    /// Host-side network devices, torn down at stop.
+    pub network: Option<start::net::NetSetup>,
     pub alive: bool,
 }
 
@@ -201,6 +205,10 @@ pub(super) fn spawn(m: &mut Monitor) -> Result<(), String> {
         cgroups: &p.cgroups,
         daemonized: !m.opts.foreground,
     };
+    // Devices a killed monitor of this container left behind would clash by name.
+    if let Err(e) = start::net::cleanup_leftovers(&m.lxcpath, &m.name) {
+        eprintln!("lxcrs-monitor: {}: {e}", m.name);
+    }
     let spawned = start::spawn(&req).map_err(|e| e.to_string())?;
     for fd in [spawned.console.as_ref()]
         .into_iter()
@@ -241,6 +249,7 @@ pub(super) fn spawn(m: &mut Monitor) -> Result<(), String> {
         pid: spawned.pid,
         pidfd: spawned.pidfd,
         ns_fds: spawned.ns_fds,
+        network: Some(spawned.network),
         alive: true,
     });
     Ok(())
@@ -296,14 +305,40 @@ impl Payload {
         }
     }
 
+    /// Removes the host side of the network (phys devices go back through init's
+    /// still-open netns fd).
+    pub fn teardown_network(&mut self) -> Result<(), String> {
+        let Some(init) = self.init.as_mut() else {
+            return Ok(());
+        };
+        let Some(net) = init.network.take() else {
+            return Ok(());
+        };
+        let netns = init
+            .ns_fds
+            .iter()
+            .find(|(ns, _)| *ns == Namespace::Net)
+            .map(|(_, fd)| fd.as_fd());
+        net.teardown(netns)
+    }
+
     /// Drops init's fds (pidfd, namespaces): the namespaces can now go away.
     pub fn release(&mut self) {
         self.init = None;
     }
 
-    /// Runtime facts that override the config file in `get_running_config_item`.
-    pub fn runtime_item(&self, _key: &str) -> Option<String> {
-        None
+    /// Runtime facts that override the config file in `get_running_config_item`: the
+    /// host name of a veth pair (`lxc.net.N.veth.pair`) that the start generated.
+    pub fn runtime_item(&self, key: &str) -> Option<String> {
+        let rest = key.strip_prefix("lxc.net.")?;
+        let (index, item) = rest.split_once('.')?;
+        let index: usize = index.parse().ok()?;
+        let net = self.init.as_ref()?.network.as_ref()?;
+        let (_, nic) = net.nics.iter().find(|(_, nic)| nic.index == index)?;
+        match item {
+            "veth.pair" => nic.host_ifname.clone(),
+            _ => None,
+        }
     }
 }
 

@@ -264,6 +264,7 @@ impl Monitor {
                 );
                 self.status = None;
             }
+            super::memory::shed_startup_pages();
             lock = Ok(None); // release the start lock: LXC does not hold it while running
             let _ = &lock;
 
@@ -338,6 +339,9 @@ impl Monitor {
 
     /// The poll loop while init runs.
     fn serve(&mut self, sigfd: &SignalFd) -> Ended {
+        // Requests run code the poll loop does not need: once things are quiet again
+        // for a second, the monitor sheds those pages (see `memory`).
+        let mut busy = false;
         loop {
             let mut tokens: Vec<Token> = Vec::with_capacity(8 + self.conns.len());
             let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(8 + self.conns.len());
@@ -373,7 +377,18 @@ impl Monitor {
                 ));
                 tokens.push(*t);
             }
-            match poll(&mut fds, PollTimeout::NONE) {
+            let timeout = if busy {
+                PollTimeout::from(1000u16)
+            } else {
+                PollTimeout::NONE
+            };
+            match poll(&mut fds, timeout) {
+                Ok(0) => {
+                    drop(fds);
+                    super::memory::shed_startup_pages();
+                    busy = false;
+                    continue;
+                }
                 Ok(_) => {}
                 Err(Errno::EINTR) => continue,
                 Err(_) => continue,
@@ -384,6 +399,9 @@ impl Monitor {
                 .filter_map(|(p, t)| p.revents().filter(|r| !r.is_empty()).map(|r| (*t, r)))
                 .collect();
             drop(fds);
+            busy |= ready
+                .iter()
+                .any(|(t, _)| matches!(t, Token::Listener | Token::Conn(_)));
             for (tok, revents) in ready {
                 match tok {
                     Token::Signal => self.on_signal(sigfd),
@@ -502,6 +520,9 @@ impl Monitor {
     fn teardown(&mut self, reboot: bool) {
         payload::stop_hook(self, reboot);
         if let Some(mut p) = self.payload.take() {
+            if let Err(e) = p.teardown_network() {
+                eprintln!("lxcrs-monitor: {}: network teardown: {e}", self.name);
+            }
             p.kill_all();
             p.release();
             self.payload = Some(p);

@@ -10,6 +10,9 @@ use nix::errno::Errno;
 /// What went wrong while starting a container.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// A complete message from a lower layer that already names what, why and the fix.
+    #[error("{0}")]
+    Message(String),
     /// A kernel call failed (`op` names the call and its object).
     #[error("failed to {op}: {}", .errno.desc())]
     Sys { op: String, errno: Errno },

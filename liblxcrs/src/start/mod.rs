@@ -28,6 +28,7 @@ pub mod idmap;
 mod init;
 pub mod limits;
 mod mount_auto;
+pub mod net;
 pub mod mounts;
 pub mod namespaces;
 mod parent;
@@ -85,6 +86,9 @@ pub struct Spawned {
     pub ttys: Vec<OwnedFd>,
     /// Namespace fds of init (`/proc/PID/ns/*`), kept for the stop hooks.
     pub ns_fds: Vec<(Namespace, OwnedFd)>,
+    /// The network devices made for the container; the monitor tears them down at stop
+    /// ([`net::NetSetup::teardown`], with init's netns fd from `ns_fds` for phys devices).
+    pub network: net::NetSetup,
 }
 
 /// Start the container described by `req`: see the module docs.

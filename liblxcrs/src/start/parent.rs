@@ -21,7 +21,7 @@ use super::child::{self, Child};
 use super::clone::{clone3, pidfd_kill, Cloned};
 use super::hooks::{self, HookContext};
 use super::spec::{CgroupHost, Spec};
-use super::{idmap, limits, protocol, seccomp, Namespace, Spawned, StartError, StartRequest};
+use super::{idmap, limits, net, protocol, seccomp, Namespace, Spawned, StartError, StartRequest};
 
 /// Kills and reaps the child unless disarmed.
 struct ChildGuard<'a> {
@@ -195,6 +195,52 @@ fn ns_fds(spec: &Spec, pid: Pid) -> Vec<(Namespace, OwnedFd)> {
         .collect()
 }
 
+/// Tears the network down unless the start got through.
+struct NetGuard(Option<net::NetSetup>);
+
+impl NetGuard {
+    fn disarm(mut self) -> net::NetSetup {
+        self.0.take().unwrap_or_default()
+    }
+}
+
+impl Drop for NetGuard {
+    fn drop(&mut self) {
+        if let Some(n) = self.0.take() {
+            let _ = n.teardown(None);
+        }
+    }
+}
+
+/// Devices of `lxc.net.*` for init `pid`, after removing what a crashed earlier run of
+/// this container left on the host. Loopback is brought up in every new netns.
+fn setup_network(req: &StartRequest, spec: &Spec, pid: Pid) -> Result<net::NetSetup, StartError> {
+    if !spec.ns.isolates(Namespace::Net) {
+        return Ok(net::NetSetup::default());
+    }
+    if let Err(e) = net::cleanup_leftovers(req.lxcpath, req.name) {
+        super::debug(&format!("leftover network devices of an earlier run: {e}"));
+    }
+    if !net::wants_devices(req.config) {
+        net::loopback_only(pid)?;
+        return Ok(net::NetSetup::default());
+    }
+    let mut env = vec![
+        ("LXC_NAME".to_string(), req.name.to_string()),
+        ("LXC_CONFIG_FILE".to_string(), req.config_path.display().to_string()),
+    ];
+    if let Some(r) = &req.config.rootfs.path {
+        env.push(("LXC_ROOTFS_PATH".to_string(), r.path.clone()));
+    }
+    let ctx = lxcrs_network::NetContext {
+        container_name: req.name.to_string(),
+        owner: net::owner(req.lxcpath, req.name),
+        hook_version: u8::from(req.config.hooks.version == lxcrs_config::model::HookVersion::V1),
+        hook_env: env,
+    };
+    net::setup(req.config, ctx, pid)
+}
+
 /// See [`super::spawn`].
 pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
     check_single_threaded()?;
@@ -326,6 +372,9 @@ pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
     parent_end.send_startup()?;
     parent_end.wait_configured()?;
 
+    // Step 2: network devices, created on the host and configured inside init's netns.
+    let network = NetGuard(Some(setup_network(req, &spec, pid)?));
+
     // Step 3: limits applied from outside.
     limits::apply_prlimits(pid, &spec.prlimits)?;
     limits::apply_procs(std::path::Path::new("/proc"), pid, &spec.procs)?;
@@ -348,5 +397,6 @@ pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
         console: console_master,
         ttys,
         ns_fds,
+        network: network.disarm(),
     })
 }

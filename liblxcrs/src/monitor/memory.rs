@@ -1,0 +1,111 @@
+//! Keeping the long-lived monitor small.
+//!
+//! Starting a container runs most of the library (config parsing, cgroups, the start
+//! sequence); the steady state is one poll loop. Once the container runs, the monitor
+//! gives back what only the start needed: freed heap goes back to the kernel, and the
+//! pages of its own executable that were mapped while starting are unmapped from its
+//! page tables (they stay in the page cache; whatever the loop touches faults back in).
+//! Only mappings without private (copy-on-write) pages are dropped, so nothing but
+//! pristine file content is ever discarded.
+
+use std::ffi::c_void;
+
+/// One mapping of `/proc/self/smaps`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Mapping {
+    pub start: usize,
+    pub end: usize,
+    pub path: String,
+    pub anonymous_kb: u64,
+}
+
+/// Parses `/proc/self/smaps` text into mappings.
+pub(crate) fn parse_smaps(text: &str) -> Vec<Mapping> {
+    let mut out: Vec<Mapping> = Vec::new();
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or("");
+        if let Some((a, b)) = first
+            .split_once('-')
+            .filter(|(a, _)| a.bytes().all(|c| c.is_ascii_hexdigit()))
+        {
+            let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+            else {
+                continue;
+            };
+            let path = fields.nth(4).unwrap_or("").to_string();
+            out.push(Mapping {
+                start,
+                end,
+                path,
+                anonymous_kb: 0,
+            });
+        } else if first == "Anonymous:" {
+            if let Some(m) = out.last_mut() {
+                m.anonymous_kb = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            }
+        }
+    }
+    out
+}
+
+/// The mappings of `exe` that hold only file content (no private pages).
+pub(crate) fn droppable<'a>(
+    maps: &'a [Mapping],
+    exe: &'a str,
+) -> impl Iterator<Item = &'a Mapping> {
+    maps.iter()
+        .filter(move |m| m.path == exe && m.anonymous_kb == 0)
+}
+
+/// Returns start-only memory to the kernel (see the module docs).
+pub(crate) fn shed_startup_pages() {
+    // SAFETY: malloc_trim only releases free heap memory.
+    unsafe { libc::malloc_trim(0) };
+    let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
+        return;
+    };
+    let exe = exe.to_string_lossy().into_owned();
+    let Ok(text) = std::fs::read_to_string("/proc/self/smaps") else {
+        return;
+    };
+    for m in droppable(&parse_smaps(&text), &exe) {
+        // SAFETY: the range is one whole mapping of our executable with no private
+        // pages: MADV_DONTNEED only drops page-table entries, and the next access maps
+        // the same file content again.
+        unsafe { libc::madvise(m.start as *mut c_void, m.end - m.start, libc::MADV_DONTNEED) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMAPS: &str = "\
+55d0c0000000-55d0c0100000 r--p 00000000 fd:01 123 /usr/bin/lxcrs-monitor
+Size:               1024 kB
+Anonymous:             0 kB
+55d0c0100000-55d0c0300000 r-xp 00100000 fd:01 123 /usr/bin/lxcrs-monitor
+Anonymous:             0 kB
+55d0c0300000-55d0c0310000 r--p 00300000 fd:01 123 /usr/bin/lxcrs-monitor
+Anonymous:            64 kB
+7f0000000000-7f0000021000 rw-p 00000000 00:00 0                          [heap]
+Anonymous:           132 kB
+";
+
+    #[test]
+    fn only_pristine_mappings_of_the_executable() {
+        let maps = parse_smaps(SMAPS);
+        assert_eq!(maps.len(), 4);
+        assert_eq!(maps[2].anonymous_kb, 64);
+        assert_eq!(maps[3].path, "[heap]");
+        let d: Vec<_> = droppable(&maps, "/usr/bin/lxcrs-monitor")
+            .map(|m| m.start)
+            .collect();
+        assert_eq!(
+            d,
+            vec![0x55d0_c000_0000, 0x55d0_c010_0000],
+            "the relocated (RELRO) part is kept"
+        );
+    }
+}
