@@ -47,16 +47,21 @@ pub fn configure_in_netns(spec: &NetDevSpec, nic: &HostNic) -> Result<Option<Con
         .map_err(NetError::nl(format!("look up {transient}")))?
         .ok_or_else(|| NetError::Netlink {
             what: format!("find {transient} in the container (was it moved in?)"),
-            source: NlError::Kernel { errno: libc::ENODEV, msg: None },
+            source: NlError::Kernel {
+                errno: libc::ENODEV,
+                msg: None,
+            },
         })?;
     let index = dev.index;
     if dev.up {
-        rtnl::set_up(&mut nl, index, false).map_err(NetError::nl(format!("bring {transient} down")))?;
+        rtnl::set_up(&mut nl, index, false)
+            .map_err(NetError::nl(format!("bring {transient} down")))?;
     }
     let want = spec.name.clone().unwrap_or_else(|| "eth%d".to_string());
     let mut attrs = vec![LinkAttribute::IfName(want.clone())];
     if let Some(hw) = &spec.hwaddr {
-        let mac = names::resolve_hwaddr_random(hw).map_err(|p| NetError::invalid(spec.key("hwaddr"), p, None))?;
+        let mac = names::resolve_hwaddr_random(hw)
+            .map_err(|p| NetError::invalid(spec.key("hwaddr"), p, None))?;
         attrs.push(LinkAttribute::Address(mac.to_vec()));
     }
     if let Some(mtu) = nic.mtu {
@@ -76,16 +81,24 @@ pub fn configure_in_netns(spec: &NetDevSpec, nic: &HostNic) -> Result<Option<Con
     })?;
     let dev = rtnl::link_by_index(&mut nl, index)
         .map_err(NetError::nl(format!("look up {want}")))?
-        .unwrap_or(Link { index, name: want, ..Link::default() });
+        .unwrap_or(Link {
+            index,
+            name: want,
+            ..Link::default()
+        });
     let name = dev.name.clone();
 
     for a in &spec.ipv4 {
-        rtnl::add_addr(&mut nl, index, IpNetwork::V4(a.net), a.broadcast)
-            .map_err(NetError::nl(format!("add {}/{} to {name}", a.net.ip(), a.net.prefix())))?;
+        rtnl::add_addr(&mut nl, index, IpNetwork::V4(a.net), a.broadcast).map_err(NetError::nl(
+            format!("add {}/{} to {name}", a.net.ip(), a.net.prefix()),
+        ))?;
     }
     for a in &spec.ipv6 {
-        rtnl::add_addr(&mut nl, index, IpNetwork::V6(*a), None)
-            .map_err(NetError::nl(format!("add {}/{} to {name}", a.ip(), a.prefix())))?;
+        rtnl::add_addr(&mut nl, index, IpNetwork::V6(*a), None).map_err(NetError::nl(format!(
+            "add {}/{} to {name}",
+            a.ip(),
+            a.prefix()
+        )))?;
     }
     if spec.up {
         rtnl::set_up(&mut nl, index, true).map_err(NetError::nl(format!("bring {name} up")))?;
@@ -106,7 +119,10 @@ pub fn configure_in_netns(spec: &NetDevSpec, nic: &HostNic) -> Result<Option<Con
         };
         default_route(&mut nl, spec, index, &name, gw, &on_link, true)?;
     }
-    Ok(Some(ConfiguredNic { name, ifindex: index }))
+    Ok(Some(ConfiguredNic {
+        name,
+        ifindex: index,
+    }))
 }
 
 /// Default route through `gw` (or straight out of the device for `dev`). A gateway no
@@ -122,21 +138,38 @@ fn default_route(
 ) -> Result<()> {
     let field = if v6 { "ipv6.gateway" } else { "ipv4.gateway" };
     let covered = gw.is_none_or(|g| {
-        on_link.iter().any(|n| n.contains(g)) || matches!(g, IpAddr::V6(a) if (a.segments()[0] & 0xffc0) == 0xfe80)
+        on_link.iter().any(|n| n.contains(g))
+            || matches!(g, IpAddr::V6(a) if (a.segments()[0] & 0xffc0) == 0xfe80)
     });
     if let (Some(g), false) = (gw, covered) {
         let host: IpNetwork = match g {
             IpAddr::V4(a) => IpNetwork::V4(Ipv4Network::from(a)),
             IpAddr::V6(a) => IpNetwork::V6(Ipv6Network::from(a)),
         };
-        let r = Route { dst: Some(host), gateway: None, oif, v6, onlink: false };
+        let r = Route {
+            dst: Some(host),
+            gateway: None,
+            oif,
+            v6,
+            onlink: false,
+        };
         match rtnl::add_route(nl, &r) {
             Ok(()) => {}
             Err(e) if e.errno() == Some(libc::EEXIST) => {}
-            Err(e) => return Err(NetError::nl(format!("add a route to gateway {g} on {name}"))(e)),
+            Err(e) => {
+                return Err(NetError::nl(format!(
+                    "add a route to gateway {g} on {name}"
+                ))(e))
+            }
         }
     }
-    let r = Route { dst: None, gateway: gw, oif, v6, onlink: false };
+    let r = Route {
+        dst: None,
+        gateway: gw,
+        oif,
+        v6,
+        onlink: false,
+    };
     rtnl::add_route(nl, &r).map_err(|e| {
         let what = match gw {
             Some(g) => format!("add the default route via {g} on {name}"),

@@ -70,11 +70,21 @@ fn l2proxy(nl: &mut Nl, spec: &NetDevSpec, nic: &mut HostNic) -> Result<()> {
         return Ok(());
     }
     let Some(link_name) = spec.link.as_deref() else {
-        return Err(NetError::invalid(spec.key("l2proxy"), "l2proxy needs lxc.net.N.link (the uplink)", None));
+        return Err(NetError::invalid(
+            spec.key("l2proxy"),
+            "l2proxy needs lxc.net.N.link (the uplink)",
+            None,
+        ));
     };
     let link = rtnl::link_by_name(nl, link_name)
         .map_err(NetError::nl(format!("look up {link_name}")))?
-        .ok_or_else(|| NetError::invalid(spec.key("link"), format!("device {link_name} does not exist"), None))?;
+        .ok_or_else(|| {
+            NetError::invalid(
+                spec.key("link"),
+                format!("device {link_name} does not exist"),
+                None,
+            )
+        })?;
     let root = std::path::Path::new(crate::sysctl::PROC_SYS);
     let mut need = Vec::new();
     if !spec.ipv4.is_empty() {
@@ -100,9 +110,13 @@ fn l2proxy(nl: &mut Nl, spec: &NetDevSpec, nic: &mut HostNic) -> Result<()> {
         .map(|a| IpAddr::V4(a.net.ip()))
         .chain(spec.ipv6.iter().map(|a| IpAddr::V6(a.ip())));
     for addr in addrs {
-        rtnl::add_neigh_proxy(nl, link.index, addr)
-            .map_err(NetError::nl(format!("add a proxy entry for {addr} on {link_name}")))?;
-        nic.proxies.push(crate::nic::ProxyEntry { ifname: link_name.to_string(), addr });
+        rtnl::add_neigh_proxy(nl, link.index, addr).map_err(NetError::nl(format!(
+            "add a proxy entry for {addr} on {link_name}"
+        )))?;
+        nic.proxies.push(crate::nic::ProxyEntry {
+            ifname: link_name.to_string(),
+            addr,
+        });
     }
     Ok(())
 }
@@ -114,7 +128,10 @@ pub(crate) fn undo(nl: &mut Nl, nic: &HostNic) -> Vec<NetError> {
         match rtnl::link_by_name(nl, &p.ifname) {
             Ok(Some(l)) => {
                 if let Err(e) = rtnl::ignore_gone(rtnl::del_neigh_proxy(nl, l.index, p.addr)) {
-                    errs.push(NetError::nl(format!("remove the proxy entry for {} on {}", p.addr, p.ifname))(e));
+                    errs.push(NetError::nl(format!(
+                        "remove the proxy entry for {} on {}",
+                        p.addr, p.ifname
+                    ))(e));
                 }
             }
             Ok(None) => {}
@@ -129,7 +146,14 @@ pub(crate) fn undo(nl: &mut Nl, nic: &HostNic) -> Vec<NetError> {
         }
     }
     let tag = nic.tag();
-    let ours = [nic.host_ifname.as_deref(), if nic.kind == NicKind::Phys { None } else { nic.peer_ifname.as_deref() }];
+    let ours = [
+        nic.host_ifname.as_deref(),
+        if nic.kind == NicKind::Phys {
+            None
+        } else {
+            nic.peer_ifname.as_deref()
+        },
+    ];
     for name in ours.into_iter().flatten() {
         if let Err(e) = delete_if_tagged(nl, name, &tag) {
             errs.push(e);
@@ -147,7 +171,8 @@ pub(crate) fn undo(nl: &mut Nl, nic: &HostNic) -> Vec<NetError> {
 /// Delete device `name` if it carries `tag` (so a same-named device that is not ours,
 /// e.g. after a name was reused, survives).
 pub(crate) fn delete_if_tagged(nl: &mut Nl, name: &str, tag: &str) -> Result<()> {
-    let Some(l) = rtnl::link_by_name(nl, name).map_err(NetError::nl(format!("look up {name}")))? else {
+    let Some(l) = rtnl::link_by_name(nl, name).map_err(NetError::nl(format!("look up {name}")))?
+    else {
         return Ok(());
     };
     if l.alias.as_deref() != Some(tag) {
@@ -167,7 +192,10 @@ pub fn move_into_netns(nic: &HostNic, target: Netns<'_>) -> Result<()> {
         .map_err(NetError::nl(format!("look up {peer}")))?
         .ok_or_else(|| NetError::Netlink {
             what: format!("find {peer} to move it into the container"),
-            source: NlError::Kernel { errno: libc::ENODEV, msg: None },
+            source: NlError::Kernel {
+                errno: libc::ENODEV,
+                msg: None,
+            },
         })?;
     let fd;
     let attr = match target {
@@ -178,15 +206,25 @@ pub fn move_into_netns(nic: &HostNic, target: Netns<'_>) -> Result<()> {
             LinkAttribute::NetNsFd(fd.as_fd().as_raw_fd())
         }
     };
-    rtnl::set_link(&mut nl, link.index, vec![attr])
-        .map_err(NetError::nl(format!("move {peer} into {}", target.describe())))
+    rtnl::set_link(&mut nl, link.index, vec![attr]).map_err(NetError::nl(format!(
+        "move {peer} into {}",
+        target.describe()
+    )))
 }
 
 /// Map a kernel "unknown device type" answer to a clear message.
-pub(crate) fn create_error(key: String, kind: &'static str, what: String) -> impl FnOnce(NlError) -> NetError {
+pub(crate) fn create_error(
+    key: String,
+    kind: &'static str,
+    what: String,
+) -> impl FnOnce(NlError) -> NetError {
     move |e| match e.errno() {
         Some(libc::EOPNOTSUPP) | Some(libc::EAFNOSUPPORT) | Some(libc::EPROTONOSUPPORT) => {
-            NetError::Unsupported { key, kind, source: e }
+            NetError::Unsupported {
+                key,
+                kind,
+                source: e,
+            }
         }
         _ => NetError::Netlink { what, source: e },
     }

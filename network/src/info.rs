@@ -29,7 +29,11 @@ pub fn ips_of(ns: Netns<'_>) -> Result<Vec<NicAddr>> {
                 continue;
             }
             for a in addrs.iter().filter(|a| a.index == l.index && a.scope == 0) {
-                out.push(NicAddr { ifname: l.name.clone(), addr: a.net.ip(), prefix: a.net.prefix() });
+                out.push(NicAddr {
+                    ifname: l.name.clone(),
+                    addr: a.net.ip(),
+                    prefix: a.net.prefix(),
+                });
             }
         }
         Ok(out)
@@ -41,7 +45,8 @@ pub fn ips_of(ns: Netns<'_>) -> Result<Vec<NicAddr>> {
 pub fn link_stats(ns: Option<Netns<'_>>, ifname: &str) -> Result<Option<LinkStats>> {
     let get = || -> Result<Option<LinkStats>> {
         let mut nl = open()?;
-        let l = rtnl::link_by_name(&mut nl, ifname).map_err(NetError::nl(format!("look up {ifname}")))?;
+        let l = rtnl::link_by_name(&mut nl, ifname)
+            .map_err(NetError::nl(format!("look up {ifname}")))?;
         Ok(l.map(|l| l.stats.unwrap_or_default()))
     };
     match ns {

@@ -15,6 +15,7 @@
 //! thread or runtime behind, so callers may fork/clone at any time.
 
 mod configure;
+mod device;
 mod error;
 mod host;
 mod info;
@@ -32,6 +33,7 @@ mod sysctl;
 mod teardown;
 
 pub use configure::{configure_in_netns, loopback_up, ConfiguredNic};
+pub use device::{attach_interface, detach_interface, has_interface};
 pub use error::{NetError, Result};
 pub use host::{create_host_side, move_into_netns};
 pub use info::{ips_of, link_stats, LinkStats, NicAddr};
@@ -39,7 +41,7 @@ pub use netlink::NlError;
 pub use netns::{current_netns, in_netns, Netns};
 pub use nic::{HostNic, NetContext, NicKind, PhysState, ProxyEntry, ResolvedGateway};
 pub use spec::{
-    parse_ipv4_address, parse_ipv6_address, Gateway, IpvlanIsolation, IpvlanMode, Ipv4Address, MacvlanMode,
-    NetDevSpec, NetKind, VethMode, VethSpec, VethVlan,
+    parse_ipv4_address, parse_ipv6_address, Gateway, Ipv4Address, IpvlanIsolation, IpvlanMode,
+    MacvlanMode, NetDevSpec, NetKind, VethMode, VethSpec, VethVlan,
 };
 pub use teardown::{cleanup_leftovers, find_leftovers, teardown, Leftover};

@@ -11,13 +11,20 @@ pub fn check_ifname(name: &str) -> Result<(), String> {
         return Err("interface name is empty".into());
     }
     if name.len() > IFNAMSIZ_MAX {
-        return Err(format!("interface name '{name}' is longer than {IFNAMSIZ_MAX} bytes"));
+        return Err(format!(
+            "interface name '{name}' is longer than {IFNAMSIZ_MAX} bytes"
+        ));
     }
     if name == "." || name == ".." {
         return Err(format!("'{name}' is not a valid interface name"));
     }
-    if name.bytes().any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0) {
-        return Err(format!("interface name '{name}' contains '/', ':' or whitespace"));
+    if name
+        .bytes()
+        .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0)
+    {
+        return Err(format!(
+            "interface name '{name}' contains '/', ':' or whitespace"
+        ));
     }
     Ok(())
 }
@@ -34,10 +41,11 @@ pub fn random_bytes(buf: &mut [u8]) {
         } else if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
             // getrandom(2) cannot fail on Linux >= 3.17 with a valid buffer; fall back to
             // something unique enough for interface names rather than panicking.
-            let seed = std::process::id() as u64 ^ (std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(0));
+            let seed = std::process::id() as u64
+                ^ (std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(0));
             for (i, b) in rest.iter_mut().enumerate() {
                 *b = (seed.rotate_left((i * 8) as u32) & 0xff) as u8;
             }
@@ -62,7 +70,11 @@ pub fn random_name(prefix: &str, len: usize) -> String {
 /// Parse a MAC or MAC template: six `:`-separated octets of two hex digits, where `x`
 /// stands for a random hex digit. Each nibble is `Some(value)` or `None` (random).
 pub fn parse_hwaddr_template(s: &str) -> Result<[Option<u8>; 12], String> {
-    let bad = || format!("invalid MAC address '{s}' (expected xx:xx:xx:xx:xx:xx, hex digits or 'x' for random)");
+    let bad = || {
+        format!(
+            "invalid MAC address '{s}' (expected xx:xx:xx:xx:xx:xx, hex digits or 'x' for random)"
+        )
+    };
     let mut out = [None; 12];
     let octets: Vec<&str> = s.split(':').collect();
     if octets.len() != 6 {
@@ -76,14 +88,18 @@ pub fn parse_hwaddr_template(s: &str) -> Result<[Option<u8>; 12], String> {
         for (j, c) in b.iter().enumerate() {
             out[i * 2 + j] = match c {
                 b'x' | b'X' => None,
-                c if c.is_ascii_hexdigit() => Some(char::from(*c).to_digit(16).map_or(0, |d| d as u8)),
+                c if c.is_ascii_hexdigit() => {
+                    Some(char::from(*c).to_digit(16).map_or(0, |d| d as u8))
+                }
                 _ => return Err(bad()),
             };
         }
     }
     if let Some(low) = out[1] {
         if low & 1 == 1 {
-            return Err(format!("MAC address '{s}' is a multicast address; the second hex digit must be even"));
+            return Err(format!(
+                "MAC address '{s}' is a multicast address; the second hex digit must be even"
+            ));
         }
     }
     Ok(out)
@@ -145,7 +161,10 @@ pub const TAG_PREFIX: &str = "lxcrs";
 /// may contain `|`. Used to find devices left behind by a killed monitor, and to give a
 /// `phys` device its original name back after the kernel returned it to the host.
 pub fn tag(owner: &str, index: usize, kind: &str, original: Option<&str>) -> String {
-    format!("{TAG_PREFIX}|{index}|{kind}|{}|{owner}", original.unwrap_or(""))
+    format!(
+        "{TAG_PREFIX}|{index}|{kind}|{}|{owner}",
+        original.unwrap_or("")
+    )
 }
 
 /// A parsed tag.
@@ -166,7 +185,12 @@ pub fn parse_tag(alias: &str) -> Option<Tag> {
     let kind = it.next()?.to_string();
     let original = it.next()?;
     let owner = it.next()?.to_string();
-    Some(Tag { index, kind, original: (!original.is_empty()).then(|| original.to_string()), owner })
+    Some(Tag {
+        index,
+        kind,
+        original: (!original.is_empty()).then(|| original.to_string()),
+        owner,
+    })
 }
 
 #[cfg(test)]
@@ -209,7 +233,10 @@ mod tests {
             assert_eq!(m[0] & 0x01, 0, "{}", format_mac(&m));
             assert_eq!(m[0] & 0x02, 0x02, "{}", format_mac(&m));
         }
-        assert_eq!(resolve_hwaddr_random("00:16:3e:12:34:56").ok(), Some([0x00, 0x16, 0x3e, 0x12, 0x34, 0x56]));
+        assert_eq!(
+            resolve_hwaddr_random("00:16:3e:12:34:56").ok(),
+            Some([0x00, 0x16, 0x3e, 0x12, 0x34, 0x56])
+        );
         assert!(parse_hwaddr_template("01:00:5e:00:00:01").is_err());
         assert!(parse_hwaddr_template("00:16:3e:xx:xx").is_err());
         assert!(parse_hwaddr_template("00:16:3e:xx:xx:xg").is_err());
@@ -224,9 +251,17 @@ mod tests {
         let p = parse_tag(&t);
         assert_eq!(
             p,
-            Some(Tag { index: 3, kind: "phys".into(), original: Some("enp3s0".into()), owner: "/var/lib/lxc|x/c1".into() })
+            Some(Tag {
+                index: 3,
+                kind: "phys".into(),
+                original: Some("enp3s0".into()),
+                owner: "/var/lib/lxc|x/c1".into()
+            })
         );
-        assert_eq!(parse_tag(&tag("o", 0, "veth", None)).and_then(|t| t.original), None);
+        assert_eq!(
+            parse_tag(&tag("o", 0, "veth", None)).and_then(|t| t.original),
+            None
+        );
         assert_eq!(parse_tag("something else"), None);
     }
 }

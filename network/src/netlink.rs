@@ -59,7 +59,8 @@ impl Nl {
     pub fn open() -> NlResult<Nl> {
         let mut sock = Socket::new(NETLINK_ROUTE).map_err(NlError::Socket)?;
         sock.bind_auto().map_err(NlError::Socket)?;
-        sock.connect(&SocketAddr::new(0, 0)).map_err(NlError::Socket)?;
+        sock.connect(&SocketAddr::new(0, 0))
+            .map_err(NlError::Socket)?;
         // Best effort: error text from the kernel, and short error echoes.
         let _ = sock.set_ext_ack(true);
         let _ = sock.set_cap_ack(true);
@@ -106,7 +107,8 @@ impl Nl {
             let (buf, _) = self.sock.recv_from_full().map_err(NlError::Io)?;
             let mut off = 0usize;
             while off + 16 <= buf.len() {
-                let len = u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) as usize;
+                let len = u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]])
+                    as usize;
                 if len < 16 || off + len > buf.len() {
                     return Err(NlError::Decode(format!("bad message length {len}")));
                 }
@@ -200,7 +202,10 @@ mod tests {
 
     #[test]
     fn kernel_error_renders_errno_and_text() {
-        let e = NlError::Kernel { errno: libc::EEXIST, msg: Some("x".into()) };
+        let e = NlError::Kernel {
+            errno: libc::EEXIST,
+            msg: Some("x".into()),
+        };
         assert_eq!(e.to_string(), "File exists (os error 17) (x)");
         assert_eq!(e.errno(), Some(libc::EEXIST));
     }

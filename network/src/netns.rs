@@ -37,7 +37,10 @@ impl Netns<'_> {
             Netns::Fd(fd) => Ok(NsFd::Borrowed(*fd)),
             _ => {
                 let p = self.path().unwrap_or_default();
-                let f = File::open(&p).map_err(NetError::io(format!("open network namespace {}", p.display())))?;
+                let f = File::open(&p).map_err(NetError::io(format!(
+                    "open network namespace {}",
+                    p.display()
+                )))?;
                 Ok(NsFd::Owned(OwnedFd::from(f)))
             }
         }
@@ -70,7 +73,8 @@ impl AsFd for NsFd<'_> {
 /// The calling thread's own network namespace, as an fd (to come back to it, or to
 /// move a device into it from another namespace).
 pub fn current_netns() -> Result<OwnedFd> {
-    let f = File::open("/proc/thread-self/ns/net").map_err(NetError::io("open /proc/thread-self/ns/net"))?;
+    let f = File::open("/proc/thread-self/ns/net")
+        .map_err(NetError::io("open /proc/thread-self/ns/net"))?;
     Ok(OwnedFd::from(f))
 }
 
@@ -86,7 +90,10 @@ pub fn in_netns<T: Send>(ns: Netns<'_>, f: impl FnOnce() -> Result<T> + Send) ->
             f()
         });
         handle.join().unwrap_or_else(|_| {
-            Err(NetError::Io { what: "run work in a network namespace".into(), source: std::io::Error::other("thread panicked") })
+            Err(NetError::Io {
+                what: "run work in a network namespace".into(),
+                source: std::io::Error::other("thread panicked"),
+            })
         })
     })
 }

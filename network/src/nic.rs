@@ -125,7 +125,12 @@ impl HostNic {
 
     /// The `ifalias` tag of this NIC's devices.
     pub fn tag(&self) -> String {
-        crate::names::tag(&self.owner, self.index, self.kind.name(), self.phys.as_ref().map(|p| p.name.as_str()))
+        crate::names::tag(
+            &self.owner,
+            self.index,
+            self.kind.name(),
+            self.phys.as_ref().map(|p| p.name.as_str()),
+        )
     }
 
     /// Arguments LXC passes to this NIC's scripts: type, parent, host peer.

@@ -18,11 +18,17 @@ fn run(args: &[&str]) -> Result<()> {
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| NetError::Command { what: what.clone(), detail: e.to_string() })?;
+        .map_err(|e| NetError::Command {
+            what: what.clone(),
+            detail: e.to_string(),
+        })?;
     if out.status.success() {
         return Ok(());
     }
-    Err(NetError::Command { what, detail: String::from_utf8_lossy(&out.stderr).trim().to_string() })
+    Err(NetError::Command {
+        what,
+        detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    })
 }
 
 pub fn add_port(bridge: &str, port: &str) -> Result<()> {
@@ -41,7 +47,12 @@ pub fn set_port_vlan(port: &str, untagged: Option<u16>, tagged: &[u16]) -> Resul
         (None, false) => "trunk",
         (None, true) => return Ok(()),
     };
-    let mut args = vec!["set".to_string(), "port".to_string(), port.to_string(), format!("vlan_mode={mode}")];
+    let mut args = vec![
+        "set".to_string(),
+        "port".to_string(),
+        port.to_string(),
+        format!("vlan_mode={mode}"),
+    ];
     if let Some(id) = untagged {
         args.push(format!("tag={id}"));
     }

@@ -8,11 +8,14 @@ use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use netlink_packet_route::{
     address::{AddressAttribute, AddressMessage, AddressScope},
     link::{
-        AfSpecBridge, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridge, InfoData, InfoKind, LinkAttribute,
-        LinkFlags, LinkInfo, LinkMessage,
+        AfSpecBridge, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridge, InfoData, InfoKind,
+        LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
     },
     neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage},
-    route::{RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType},
+    route::{
+        RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol,
+        RouteScope, RouteType,
+    },
     AddressFamily, RouteNetlinkMessage as M,
 };
 
@@ -76,7 +79,9 @@ impl Link {
                         match i {
                             LinkInfo::Kind(k) => l.kind = Some(kind_name(&k)),
                             LinkInfo::Data(InfoData::Bridge(b)) => {
-                                l.vlan_filtering = b.iter().any(|x| matches!(x, InfoBridge::VlanFiltering(true)))
+                                l.vlan_filtering = b
+                                    .iter()
+                                    .any(|x| matches!(x, InfoBridge::VlanFiltering(true)))
                             }
                             _ => {}
                         }
@@ -189,14 +194,25 @@ pub fn addrs(nl: &mut Nl, index: Option<u32>) -> NlResult<Vec<Addr>> {
             }
         }
         let Some(ip) = ip else { continue };
-        let Ok(net) = IpNetwork::new(ip, a.header.prefix_len) else { continue };
-        out.push(Addr { index: a.header.index, net, scope: u8::from(a.header.scope) });
+        let Ok(net) = IpNetwork::new(ip, a.header.prefix_len) else {
+            continue;
+        };
+        out.push(Addr {
+            index: a.header.index,
+            net,
+            scope: u8::from(a.header.scope),
+        });
     }
     Ok(out)
 }
 
 /// Add an address; IPv4 gets a broadcast address (explicit or computed).
-pub fn add_addr(nl: &mut Nl, index: u32, net: IpNetwork, broadcast: Option<Ipv4Addr>) -> NlResult<()> {
+pub fn add_addr(
+    nl: &mut Nl,
+    index: u32,
+    net: IpNetwork,
+    broadcast: Option<Ipv4Addr>,
+) -> NlResult<()> {
     let mut m = AddressMessage::default();
     m.header.index = index;
     m.header.prefix_len = net.prefix();
@@ -204,8 +220,10 @@ pub fn add_addr(nl: &mut Nl, index: u32, net: IpNetwork, broadcast: Option<Ipv4A
     match net {
         IpNetwork::V4(v4) => {
             m.header.family = AddressFamily::Inet;
-            m.attributes.push(AddressAttribute::Local(IpAddr::V4(v4.ip())));
-            m.attributes.push(AddressAttribute::Address(IpAddr::V4(v4.ip())));
+            m.attributes
+                .push(AddressAttribute::Local(IpAddr::V4(v4.ip())));
+            m.attributes
+                .push(AddressAttribute::Address(IpAddr::V4(v4.ip())));
             let bcast = broadcast.or_else(|| (v4.prefix() < 31).then(|| v4.broadcast()));
             if let Some(b) = bcast {
                 m.attributes.push(AddressAttribute::Broadcast(b));
@@ -213,8 +231,10 @@ pub fn add_addr(nl: &mut Nl, index: u32, net: IpNetwork, broadcast: Option<Ipv4A
         }
         IpNetwork::V6(v6) => {
             m.header.family = AddressFamily::Inet6;
-            m.attributes.push(AddressAttribute::Local(IpAddr::V6(v6.ip())));
-            m.attributes.push(AddressAttribute::Address(IpAddr::V6(v6.ip())));
+            m.attributes
+                .push(AddressAttribute::Local(IpAddr::V6(v6.ip())));
+            m.attributes
+                .push(AddressAttribute::Address(IpAddr::V6(v6.ip())));
         }
     }
     nl.request(M::NewAddress(m), NLM_F_CREATE | NLM_F_EXCL)
@@ -235,20 +255,32 @@ pub struct Route {
 fn route_msg(r: &Route) -> RouteMessage {
     let mut m = RouteMessage::default();
     let h: &mut RouteHeader = &mut m.header;
-    h.address_family = if r.v6 { AddressFamily::Inet6 } else { AddressFamily::Inet };
+    h.address_family = if r.v6 {
+        AddressFamily::Inet6
+    } else {
+        AddressFamily::Inet
+    };
     h.table = RouteHeader::RT_TABLE_MAIN;
     h.protocol = RouteProtocol::Boot;
     h.kind = RouteType::Unicast;
-    h.scope = if r.gateway.is_some() { RouteScope::Universe } else { RouteScope::Link };
+    h.scope = if r.gateway.is_some() {
+        RouteScope::Universe
+    } else {
+        RouteScope::Link
+    };
     if r.onlink {
         h.flags |= RouteFlags::Onlink;
     }
     if let Some(dst) = r.dst {
         h.destination_prefix_length = dst.prefix();
-        m.attributes.push(RouteAttribute::Destination(RouteAddress::from(dst.network())));
+        m.attributes
+            .push(RouteAttribute::Destination(RouteAddress::from(
+                dst.network(),
+            )));
     }
     if let Some(gw) = r.gateway {
-        m.attributes.push(RouteAttribute::Gateway(RouteAddress::from(gw)));
+        m.attributes
+            .push(RouteAttribute::Gateway(RouteAddress::from(gw)));
     }
     m.attributes.push(RouteAttribute::Oif(r.oif));
     m
@@ -262,17 +294,25 @@ fn neigh_proxy_msg(index: u32, addr: IpAddr) -> NeighbourMessage {
     let mut m = NeighbourMessage::default();
     m.header.ifindex = index;
     m.header.flags = NeighbourFlags::Proxy;
-    m.header.family = if addr.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
-    m.attributes.push(NeighbourAttribute::Destination(match addr {
-        IpAddr::V4(a) => NeighbourAddress::Inet(a),
-        IpAddr::V6(a) => NeighbourAddress::Inet6(a),
-    }));
+    m.header.family = if addr.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    m.attributes
+        .push(NeighbourAttribute::Destination(match addr {
+            IpAddr::V4(a) => NeighbourAddress::Inet(a),
+            IpAddr::V6(a) => NeighbourAddress::Inet6(a),
+        }));
     m
 }
 
 /// `ip neigh add proxy ADDR dev IF`.
 pub fn add_neigh_proxy(nl: &mut Nl, index: u32, addr: IpAddr) -> NlResult<()> {
-    nl.request(M::NewNeighbour(neigh_proxy_msg(index, addr)), NLM_F_CREATE | NLM_F_REPLACE)
+    nl.request(
+        M::NewNeighbour(neigh_proxy_msg(index, addr)),
+        NLM_F_CREATE | NLM_F_REPLACE,
+    )
 }
 
 pub fn del_neigh_proxy(nl: &mut Nl, index: u32, addr: IpAddr) -> NlResult<()> {
@@ -282,7 +322,10 @@ pub fn del_neigh_proxy(nl: &mut Nl, index: u32, addr: IpAddr) -> NlResult<()> {
 fn bridge_vlan_msg(port: u32, vid: u16, flags: BridgeVlanInfoFlags) -> LinkMessage {
     let mut m = link_msg(port);
     m.header.interface_family = AddressFamily::Bridge;
-    m.attributes.push(LinkAttribute::AfSpecBridge(vec![AfSpecBridge::VlanInfo(BridgeVlanInfo { flags, vid })]));
+    m.attributes
+        .push(LinkAttribute::AfSpecBridge(vec![AfSpecBridge::VlanInfo(
+            BridgeVlanInfo { flags, vid },
+        )]));
     m
 }
 
@@ -298,13 +341,18 @@ pub fn bridge_vlan_add(nl: &mut Nl, port: u32, vid: u16, untagged_pvid: bool) ->
 
 /// `bridge vlan del vid VID dev PORT`.
 pub fn bridge_vlan_del(nl: &mut Nl, port: u32, vid: u16) -> NlResult<()> {
-    nl.request(M::DelLink(bridge_vlan_msg(port, vid, BridgeVlanInfoFlags::empty())), 0)
+    nl.request(
+        M::DelLink(bridge_vlan_msg(port, vid, BridgeVlanInfoFlags::empty())),
+        0,
+    )
 }
 
 /// Map "no such device" answers to `Ok(())`: teardown of something already gone.
 pub fn ignore_gone(r: NlResult<()>) -> NlResult<()> {
     match r {
-        Err(NlError::Kernel { errno, .. }) if errno == libc::ENODEV || errno == libc::ENOENT || errno == libc::ESRCH => {
+        Err(NlError::Kernel { errno, .. })
+            if errno == libc::ENODEV || errno == libc::ENOENT || errno == libc::ESRCH =>
+        {
             Ok(())
         }
         other => other,

@@ -15,7 +15,10 @@ use crate::nic::NetContext;
 
 /// Quote one word for `sh`.
 fn sh_quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+=".contains(&b)) {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+=".contains(&b))
+    {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', "'\\''"))
@@ -35,7 +38,13 @@ pub(crate) fn command_line(script: &Path, ctx: &NetContext, hook: &str, args: &[
 }
 
 /// Run a net script; `args` = [type, parent, peer] as far as they apply.
-pub(crate) fn run(key: String, script: &Path, ctx: &NetContext, hook: &str, args: &[&str]) -> Result<()> {
+pub(crate) fn run(
+    key: String,
+    script: &Path,
+    ctx: &NetContext,
+    hook: &str,
+    args: &[&str],
+) -> Result<()> {
     let line = command_line(script, ctx, hook, args);
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c").arg(&line).stdin(Stdio::null());
@@ -45,7 +54,9 @@ pub(crate) fn run(key: String, script: &Path, ctx: &NetContext, hook: &str, args
     if !ctx.hook_env.iter().any(|(k, _)| k == "LXC_NAME") {
         cmd.env("LXC_NAME", &ctx.container_name);
     }
-    cmd.env("LXC_HOOK_TYPE", hook).env("LXC_HOOK_SECTION", "net").env("LXC_HOOK_VERSION", ctx.hook_version.to_string());
+    cmd.env("LXC_HOOK_TYPE", hook)
+        .env("LXC_HOOK_SECTION", "net")
+        .env("LXC_HOOK_VERSION", ctx.hook_version.to_string());
     if let Some(kind) = args.first() {
         cmd.env("LXC_NET_TYPE", kind);
         let parent = args.get(1).copied().unwrap_or("");
@@ -54,7 +65,8 @@ pub(crate) fn run(key: String, script: &Path, ctx: &NetContext, hook: &str, args
                 cmd.env("LXC_NET_PARENT", parent);
             }
             "veth" => {
-                cmd.env("LXC_NET_PARENT", parent).env("LXC_NET_PEER", args.get(2).copied().unwrap_or(""));
+                cmd.env("LXC_NET_PARENT", parent)
+                    .env("LXC_NET_PEER", args.get(2).copied().unwrap_or(""));
             }
             _ => {}
         }
@@ -68,7 +80,12 @@ pub(crate) fn run(key: String, script: &Path, ctx: &NetContext, hook: &str, args
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
     let status = match out.status.code() {
         Some(c) => format!("exit status {c}"),
         None => "killed by a signal".to_string(),
@@ -76,7 +93,11 @@ pub(crate) fn run(key: String, script: &Path, ctx: &NetContext, hook: &str, args
     Err(NetError::Script {
         key,
         script: script.to_path_buf(),
-        detail: if last.is_empty() { status } else { format!("{status}: {last}") },
+        detail: if last.is_empty() {
+            status
+        } else {
+            format!("{status}: {last}")
+        },
     })
 }
 
@@ -85,7 +106,12 @@ mod tests {
     use super::*;
 
     fn ctx(v: u8) -> NetContext {
-        NetContext { container_name: "c 1".into(), owner: "o".into(), hook_version: v, hook_env: vec![] }
+        NetContext {
+            container_name: "c 1".into(),
+            owner: "o".into(),
+            hook_version: v,
+            hook_env: vec![],
+        }
     }
 
     #[test]
@@ -95,7 +121,10 @@ mod tests {
             command_line(p, &ctx(0), "up", &["veth", "lxcbr0", "vethAb12"]),
             "exec /usr/bin/up.sh 'c 1' net up veth lxcbr0 vethAb12"
         );
-        assert_eq!(command_line(p, &ctx(1), "down", &["macvlan", "eth1"]), "exec /usr/bin/up.sh macvlan eth1");
+        assert_eq!(
+            command_line(p, &ctx(1), "down", &["macvlan", "eth1"]),
+            "exec /usr/bin/up.sh macvlan eth1"
+        );
         assert_eq!(sh_quote("it's"), "'it'\\''s'");
     }
 
@@ -107,7 +136,14 @@ mod tests {
         let ok = std::fs::write(&s, "#!/bin/sh\necho \"$LXC_NET_TYPE $LXC_NET_PEER $*\" > \"$0.out\"\necho boom >&2\nexit 3\n").is_ok();
         assert!(ok);
         let _ = Command::new("chmod").arg("+x").arg(&s).status();
-        let e = run("lxc.net.0.script.up".into(), &s, &ctx(1), "up", &["veth", "br0", "vethX"]).err();
+        let e = run(
+            "lxc.net.0.script.up".into(),
+            &s,
+            &ctx(1),
+            "up",
+            &["veth", "br0", "vethX"],
+        )
+        .err();
         let msg = e.map(|e| e.to_string()).unwrap_or_default();
         assert!(msg.starts_with("lxc.net.0.script.up: script "), "{msg}");
         assert!(msg.ends_with("failed: exit status 3: boom"), "{msg}");

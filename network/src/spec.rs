@@ -76,9 +76,14 @@ pub enum IpvlanIsolation {
 pub enum NetKind {
     Veth(VethSpec),
     Macvlan(MacvlanMode),
-    Ipvlan { mode: IpvlanMode, isolation: IpvlanIsolation },
+    Ipvlan {
+        mode: IpvlanMode,
+        isolation: IpvlanIsolation,
+    },
     /// `vlan.id` on the parent `link`.
-    Vlan { id: u16 },
+    Vlan {
+        id: u16,
+    },
     Phys,
     /// Loopback only.
     Empty,
@@ -111,12 +116,16 @@ pub struct Ipv4Address {
 
 impl Ipv4Address {
     pub fn new(net: Ipv4Network) -> Self {
-        Ipv4Address { net, broadcast: None }
+        Ipv4Address {
+            net,
+            broadcast: None,
+        }
     }
 
     /// The broadcast address the interface gets.
     pub fn effective_broadcast(&self) -> Option<Ipv4Addr> {
-        self.broadcast.or_else(|| (self.net.prefix() < 31).then(|| self.net.broadcast()))
+        self.broadcast
+            .or_else(|| (self.net.prefix() < 31).then(|| self.net.broadcast()))
     }
 }
 
@@ -205,8 +214,10 @@ impl NetDevSpec {
         if let Some(link) = &self.link {
             names::check_ifname(link).map_err(|p| self.bad("link", p, None))?;
         }
-        if matches!(self.kind, NetKind::Macvlan(_) | NetKind::Ipvlan { .. } | NetKind::Vlan { .. } | NetKind::Phys)
-            && self.link.is_none()
+        if matches!(
+            self.kind,
+            NetKind::Macvlan(_) | NetKind::Ipvlan { .. } | NetKind::Vlan { .. } | NetKind::Phys
+        ) && self.link.is_none()
         {
             return Err(self.bad(
                 "link",
@@ -219,12 +230,20 @@ impl NetDevSpec {
         }
         if let Some(mtu) = self.mtu {
             if !(68..=65535).contains(&mtu) {
-                return Err(self.bad("mtu", format!("MTU {mtu} is out of range"), Some("use 68..65535".into())));
+                return Err(self.bad(
+                    "mtu",
+                    format!("MTU {mtu} is out of range"),
+                    Some("use 68..65535".into()),
+                ));
             }
         }
         if let NetKind::Vlan { id } = self.kind {
             if id > 4094 {
-                return Err(self.bad("vlan.id", format!("VLAN id {id} is out of range"), Some("use 0..4094".into())));
+                return Err(self.bad(
+                    "vlan.id",
+                    format!("VLAN id {id} is out of range"),
+                    Some("use 0..4094".into()),
+                ));
             }
         }
         if let Some(v) = self.veth() {
@@ -236,7 +255,11 @@ impl NetDevSpec {
                 _ => None,
             }) {
                 if *id == 0 || *id > 4094 {
-                    return Err(self.bad("veth.vlan.id", format!("VLAN id {id} is out of range"), Some("use 1..4094".into())));
+                    return Err(self.bad(
+                        "veth.vlan.id",
+                        format!("VLAN id {id} is out of range"),
+                        Some("use 1..4094".into()),
+                    ));
                 }
             }
         }
@@ -254,14 +277,25 @@ impl NetDevSpec {
             let ip = a.net.ip();
             let p = a.net.prefix();
             if ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() || ip.is_loopback() {
-                return Err(self.bad("ipv4.address", format!("{ip} cannot be an interface address"), None));
+                return Err(self.bad(
+                    "ipv4.address",
+                    format!("{ip} cannot be an interface address"),
+                    None,
+                ));
             }
             if p < 31 && (ip == a.net.network() || ip == a.net.broadcast()) {
-                let what = if ip == a.net.network() { "network" } else { "broadcast" };
+                let what = if ip == a.net.network() {
+                    "network"
+                } else {
+                    "broadcast"
+                };
                 return Err(self.bad(
                     "ipv4.address",
                     format!("{ip}/{p} is the {what} address of its subnet"),
-                    Some(format!("use a host address such as {}/{p}", a.net.nth(1).unwrap_or(ip))),
+                    Some(format!(
+                        "use a host address such as {}/{p}",
+                        a.net.nth(1).unwrap_or(ip)
+                    )),
                 ));
             }
             if let Some(b) = a.broadcast {
@@ -281,7 +315,11 @@ impl NetDevSpec {
         for a in &self.ipv6 {
             let ip = a.ip();
             if ip.is_unspecified() || ip.is_multicast() || ip.is_loopback() {
-                return Err(self.bad("ipv6.address", format!("{ip} cannot be an interface address"), None));
+                return Err(self.bad(
+                    "ipv6.address",
+                    format!("{ip} cannot be an interface address"),
+                    None,
+                ));
             }
             if seen.contains(&IpAddr::V6(ip)) {
                 return Err(self.bad("ipv6.address", format!("{ip} is listed twice"), None));
@@ -301,9 +339,14 @@ impl NetDevSpec {
             ));
         }
         if matches!(self.kind, NetKind::Empty) && any_gw {
-            return Err(self.bad("ipv4.gateway", "type empty has no interface to route through", None));
+            return Err(self.bad(
+                "ipv4.gateway",
+                "type empty has no interface to route through",
+                None,
+            ));
         }
-        let auto_ok = matches!(&self.kind, NetKind::Veth(v) if v.mode == VethMode::Bridge) && self.link.is_some();
+        let auto_ok = matches!(&self.kind, NetKind::Veth(v) if v.mode == VethMode::Bridge)
+            && self.link.is_some();
         if let Some(gw) = self.ipv4_gateway {
             match gw {
                 Gateway::Auto if !auto_ok => {
@@ -339,7 +382,11 @@ impl NetDevSpec {
     /// setups with an on-link gateway route), and no static IPv4 address at all.
     fn check_v4_gateway(&self, gw: Ipv4Addr) -> Result<()> {
         if self.ipv4.iter().any(|a| a.net.ip() == gw) {
-            return Err(self.bad("ipv4.gateway", format!("{gw} is the container's own address"), None));
+            return Err(self.bad(
+                "ipv4.gateway",
+                format!("{gw} is the container's own address"),
+                None,
+            ));
         }
         if gw.is_unspecified() || gw.is_multicast() || gw.is_broadcast() {
             return Err(self.bad("ipv4.gateway", format!("{gw} cannot be a gateway"), None));
@@ -347,21 +394,35 @@ impl NetDevSpec {
         if self.ipv4.is_empty()
             || gw.is_link_local()
             || self.router_mode()
-            || self.ipv4.iter().any(|a| a.net.prefix() >= 31 || a.net.contains(gw))
+            || self
+                .ipv4
+                .iter()
+                .any(|a| a.net.prefix() >= 31 || a.net.contains(gw))
         {
             return Ok(());
         }
-        let nets: Vec<String> = self.ipv4.iter().map(|a| format!("{}/{}", a.net.network(), a.net.prefix())).collect();
+        let nets: Vec<String> = self
+            .ipv4
+            .iter()
+            .map(|a| format!("{}/{}", a.net.network(), a.net.prefix()))
+            .collect();
         Err(self.bad(
             "ipv4.gateway",
-            format!("gateway {gw} is outside every address's subnet ({})", nets.join(", ")),
+            format!(
+                "gateway {gw} is outside every address's subnet ({})",
+                nets.join(", ")
+            ),
             Some("use an address inside the subnet, auto (the bridge's address) or dev".into()),
         ))
     }
 
     fn check_v6_gateway(&self, gw: Ipv6Addr) -> Result<()> {
         if self.ipv6.iter().any(|a| a.ip() == gw) {
-            return Err(self.bad("ipv6.gateway", format!("{gw} is the container's own address"), None));
+            return Err(self.bad(
+                "ipv6.gateway",
+                format!("{gw} is the container's own address"),
+                None,
+            ));
         }
         if gw.is_unspecified() || gw.is_multicast() {
             return Err(self.bad("ipv6.gateway", format!("{gw} cannot be a gateway"), None));
@@ -370,15 +431,28 @@ impl NetDevSpec {
         if self.ipv6.is_empty()
             || link_local
             || self.router_mode()
-            || self.ipv6.iter().any(|a| a.prefix() >= 127 || a.contains(gw))
+            || self
+                .ipv6
+                .iter()
+                .any(|a| a.prefix() >= 127 || a.contains(gw))
         {
             return Ok(());
         }
-        let nets: Vec<String> = self.ipv6.iter().map(|a| format!("{}/{}", a.network(), a.prefix())).collect();
+        let nets: Vec<String> = self
+            .ipv6
+            .iter()
+            .map(|a| format!("{}/{}", a.network(), a.prefix()))
+            .collect();
         Err(self.bad(
             "ipv6.gateway",
-            format!("gateway {gw} is outside every address's subnet ({})", nets.join(", ")),
-            Some("use an address inside the prefix, a link-local (fe80::) address, auto or dev".into()),
+            format!(
+                "gateway {gw} is outside every address's subnet ({})",
+                nets.join(", ")
+            ),
+            Some(
+                "use an address inside the prefix, a link-local (fe80::) address, auto or dev"
+                    .into(),
+            ),
         ))
     }
 }
@@ -387,12 +461,18 @@ impl NetDevSpec {
 /// For callers that hold text; `field` names the key in the error.
 pub fn parse_ipv4_address(key: &str, s: &str) -> Result<Ipv4Address> {
     let bad = |p: String| {
-        NetError::invalid(key, p, Some("expected a.b.c.d/prefix [broadcast], e.g. 10.0.3.5/24".into()))
+        NetError::invalid(
+            key,
+            p,
+            Some("expected a.b.c.d/prefix [broadcast], e.g. 10.0.3.5/24".into()),
+        )
     };
     let mut it = s.split_ascii_whitespace();
     let first = it.next().ok_or_else(|| bad("empty address".into()))?;
     let broadcast = match it.next() {
-        Some(b) => Some(Ipv4Addr::from_str(b).map_err(|_| bad(format!("malformed broadcast address '{b}'")))?),
+        Some(b) => Some(
+            Ipv4Addr::from_str(b).map_err(|_| bad(format!("malformed broadcast address '{b}'")))?,
+        ),
         None => None,
     };
     if it.next().is_some() {
@@ -404,7 +484,11 @@ pub fn parse_ipv4_address(key: &str, s: &str) -> Result<Ipv4Address> {
     };
     let ip = Ipv4Addr::from_str(ip).map_err(|_| bad(format!("malformed address '{first}'")))?;
     let prefix = match prefix {
-        Some(p) => p.parse::<u8>().ok().filter(|p| *p <= 32).ok_or_else(|| bad(format!("malformed prefix in '{first}'")))?,
+        Some(p) => p
+            .parse::<u8>()
+            .ok()
+            .filter(|p| *p <= 32)
+            .ok_or_else(|| bad(format!("malformed prefix in '{first}'")))?,
         None => match ip.octets()[0] {
             0..=127 => 8,
             128..=191 => 16,
@@ -417,8 +501,13 @@ pub fn parse_ipv4_address(key: &str, s: &str) -> Result<Ipv4Address> {
 
 /// Parse `addr/prefix` (no prefix: /64, as LXC does).
 pub fn parse_ipv6_address(key: &str, s: &str) -> Result<Ipv6Network> {
-    let bad =
-        |p: String| NetError::invalid(key, p, Some("expected addr/prefix, e.g. fd00:10:0:3::5/64".into()));
+    let bad = |p: String| {
+        NetError::invalid(
+            key,
+            p,
+            Some("expected addr/prefix, e.g. fd00:10:0:3::5/64".into()),
+        )
+    };
     let s = s.trim();
     let (ip, prefix) = match s.split_once('/') {
         Some((ip, p)) => (ip, Some(p)),
@@ -426,7 +515,11 @@ pub fn parse_ipv6_address(key: &str, s: &str) -> Result<Ipv6Network> {
     };
     let ip = Ipv6Addr::from_str(ip).map_err(|_| bad(format!("malformed address '{s}'")))?;
     let prefix = match prefix {
-        Some(p) => p.parse::<u8>().ok().filter(|p| *p <= 128).ok_or_else(|| bad(format!("malformed prefix in '{s}'")))?,
+        Some(p) => p
+            .parse::<u8>()
+            .ok()
+            .filter(|p| *p <= 128)
+            .ok_or_else(|| bad(format!("malformed prefix in '{s}'")))?,
         None => 64,
     };
     Ipv6Network::new(ip, prefix).map_err(|e| bad(e.to_string()))
@@ -454,28 +547,47 @@ mod tests {
         assert_eq!(a.broadcast, Some(Ipv4Addr::new(10, 0, 3, 255)));
         assert_eq!(v4("10.1.2.3").net.prefix(), 8);
         assert_eq!(v4("192.168.1.9").net.prefix(), 24);
-        assert_eq!(v4("10.0.3.5/24").effective_broadcast(), Some(Ipv4Addr::new(10, 0, 3, 255)));
+        assert_eq!(
+            v4("10.0.3.5/24").effective_broadcast(),
+            Some(Ipv4Addr::new(10, 0, 3, 255))
+        );
         assert_eq!(v4("10.0.3.5/32").effective_broadcast(), None);
     }
 
     #[test]
     fn malformed_addresses_name_the_key() {
-        for bad in ["10.0.3/24", "10.0.3.5/33", "10.0.3.5/24 x", "10.0.3.5/24 1.2.3.4 5", "", "a.b.c.d"] {
-            let e = parse_ipv4_address("lxc.net.0.ipv4.address", bad).err().map(|e| e.to_string());
+        for bad in [
+            "10.0.3/24",
+            "10.0.3.5/33",
+            "10.0.3.5/24 x",
+            "10.0.3.5/24 1.2.3.4 5",
+            "",
+            "a.b.c.d",
+        ] {
+            let e = parse_ipv4_address("lxc.net.0.ipv4.address", bad)
+                .err()
+                .map(|e| e.to_string());
             let e = e.unwrap_or_else(|| panic!("{bad:?} accepted"));
             assert!(e.starts_with("lxc.net.0.ipv4.address: "), "{e}");
             assert!(e.contains("expected a.b.c.d/prefix"), "{e}");
         }
         assert!(parse_ipv6_address("k", "fd00::1/129").is_err());
         assert!(parse_ipv6_address("k", "fd00::zz").is_err());
-        assert_eq!(parse_ipv6_address("k", "fd00::1").map(|n| n.prefix()).ok(), Some(64));
+        assert_eq!(
+            parse_ipv6_address("k", "fd00::1").map(|n| n.prefix()).ok(),
+            Some(64)
+        );
     }
 
     #[test]
     fn rejects_network_and_broadcast_addresses() {
         let mut s = veth_spec();
         s.ipv4 = vec![v4("10.0.3.0/24")];
-        let e = s.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        let e = s
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("network address"), "{e}");
         s.ipv4 = vec![v4("10.0.3.255/24")];
         assert!(s.validate().is_err());
@@ -490,8 +602,15 @@ mod tests {
         let mut s = veth_spec();
         s.ipv4 = vec![v4("10.0.3.5/24")];
         s.ipv4_gateway = Some(Gateway::Addr(Ipv4Addr::new(10, 0, 4, 1)));
-        let e = s.validate().err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(e.starts_with("lxc.net.0.ipv4.gateway: gateway 10.0.4.1 is outside"), "{e}");
+        let e = s
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.starts_with("lxc.net.0.ipv4.gateway: gateway 10.0.4.1 is outside"),
+            "{e}"
+        );
         assert!(e.contains("10.0.3.0/24"), "{e}");
         s.ipv4_gateway = Some(Gateway::Addr(Ipv4Addr::new(10, 0, 3, 1)));
         assert!(s.validate().is_ok());
@@ -510,11 +629,17 @@ mod tests {
     fn ipv6_gateway_rules() {
         let mut s = veth_spec();
         s.ipv6 = vec![parse_ipv6_address("k", "fd00:3::5/64").unwrap_or_else(|e| panic!("{e}"))];
-        s.ipv6_gateway = Some(Gateway::Addr("fd00:4::1".parse().unwrap_or(Ipv6Addr::LOCALHOST)));
+        s.ipv6_gateway = Some(Gateway::Addr(
+            "fd00:4::1".parse().unwrap_or(Ipv6Addr::LOCALHOST),
+        ));
         assert!(s.validate().is_err());
-        s.ipv6_gateway = Some(Gateway::Addr("fe80::1".parse().unwrap_or(Ipv6Addr::LOCALHOST)));
+        s.ipv6_gateway = Some(Gateway::Addr(
+            "fe80::1".parse().unwrap_or(Ipv6Addr::LOCALHOST),
+        ));
         assert!(s.validate().is_ok());
-        s.ipv6_gateway = Some(Gateway::Addr("fd00:3::1".parse().unwrap_or(Ipv6Addr::LOCALHOST)));
+        s.ipv6_gateway = Some(Gateway::Addr(
+            "fd00:3::1".parse().unwrap_or(Ipv6Addr::LOCALHOST),
+        ));
         assert!(s.validate().is_ok());
     }
 
@@ -524,7 +649,11 @@ mod tests {
         s.ipv4_gateway = Some(Gateway::Auto);
         assert!(s.validate().is_ok());
         s.up = false;
-        let e = s.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        let e = s
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("lxc.net.0.flags = up"), "{e}");
         s.up = true;
         s.link = None;
@@ -533,16 +662,29 @@ mod tests {
         m.link = Some("eth1".into());
         m.up = true;
         m.ipv4_gateway = Some(Gateway::Auto);
-        assert_eq!(m.validate().err().and_then(|e| e.key().map(String::from)).as_deref(), Some("lxc.net.1.ipv4.gateway"));
+        assert_eq!(
+            m.validate()
+                .err()
+                .and_then(|e| e.key().map(String::from))
+                .as_deref(),
+            Some("lxc.net.1.ipv4.gateway")
+        );
     }
 
     #[test]
     fn parent_link_required_and_names_checked() {
         let s = NetDevSpec::new(2, NetKind::Macvlan(MacvlanMode::Bridge));
-        let e = s.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        let e = s
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert_eq!(e, "lxc.net.2.link: type macvlan needs a parent device; set lxc.net.2.link = <host interface>");
         let mut v = veth_spec();
-        v.kind = NetKind::Veth(VethSpec { pair: Some("a-very-long-name-x".into()), ..VethSpec::default() });
+        v.kind = NetKind::Veth(VethSpec {
+            pair: Some("a-very-long-name-x".into()),
+            ..VethSpec::default()
+        });
         assert!(v.validate().is_err());
         v.kind = NetKind::Veth(VethSpec::default());
         v.name = Some("eth/0".into());

@@ -18,7 +18,11 @@ use crate::script;
 /// `script.down`, give a `phys` device back (from `container`, the container's network
 /// namespace, which must still be alive for that), delete the host end of a veth and
 /// any device still on the host, remove OVS ports and proxy entries.
-pub fn teardown(nic: &HostNic, ctx: &NetContext, container: Option<Netns<'_>>) -> Result<(), Vec<NetError>> {
+pub fn teardown(
+    nic: &HostNic,
+    ctx: &NetContext,
+    container: Option<Netns<'_>>,
+) -> Result<(), Vec<NetError>> {
     let mut errs = Vec::new();
     if nic.kind == NicKind::None {
         return Ok(());
@@ -60,15 +64,22 @@ fn return_phys(nic: &HostNic, p: &PhysState, container: Option<Netns<'_>>) -> Re
                 .into_iter()
                 .find(|l| l.alias.as_deref() == Some(tag2.as_str()));
             let Some(dev) = found else { return Ok(()) };
-            rtnl::set_up(&mut nl, dev.index, false).map_err(NetError::nl(format!("bring {} down", dev.name)))?;
+            rtnl::set_up(&mut nl, dev.index, false)
+                .map_err(NetError::nl(format!("bring {} down", dev.name)))?;
             // Move and rename in one request: the kernel renames on arrival, so a name
             // the container gave it (eth0) cannot clash with a host device.
             rtnl::set_link(
                 &mut nl,
                 dev.index,
-                vec![LinkAttribute::NetNsFd(host_fd.as_raw_fd()), LinkAttribute::IfName(name.clone())],
+                vec![
+                    LinkAttribute::NetNsFd(host_fd.as_raw_fd()),
+                    LinkAttribute::IfName(name.clone()),
+                ],
             )
-            .map_err(NetError::nl(format!("move {} back to the host as {name}", dev.name)))
+            .map_err(NetError::nl(format!(
+                "move {} back to the host as {name}",
+                dev.name
+            )))
         })?;
     }
     let mut nl = open()?;
@@ -94,8 +105,9 @@ fn restore_phys(nl: &mut Nl, tag: &str, p: &PhysState) -> Result<()> {
         if dev.up {
             let _ = rtnl::set_up(nl, dev.index, false);
         }
-        rtnl::set_link(nl, dev.index, vec![LinkAttribute::IfName(p.name.clone())])
-            .map_err(NetError::nl(format!("rename {} back to {}", dev.name, p.name)))?;
+        rtnl::set_link(nl, dev.index, vec![LinkAttribute::IfName(p.name.clone())]).map_err(
+            NetError::nl(format!("rename {} back to {}", dev.name, p.name)),
+        )?;
     }
     let mut attrs = vec![LinkAttribute::IfAlias(String::new())];
     if dev.mtu != p.mtu && p.mtu != 0 {
@@ -124,7 +136,10 @@ pub fn find_leftovers(owner: &str) -> Result<Vec<Leftover>> {
         .into_iter()
         .filter_map(|l| {
             let tag = names::parse_tag(l.alias.as_deref()?)?;
-            (tag.owner == owner).then_some(Leftover { ifname: l.name, tag })
+            (tag.owner == owner).then_some(Leftover {
+                ifname: l.name,
+                tag,
+            })
         })
         .collect())
 }
@@ -137,9 +152,22 @@ pub fn cleanup_leftovers(owner: &str) -> Result<(), Vec<NetError>> {
     let mut nl = open().map_err(|e| vec![e])?;
     let mut errs = Vec::new();
     for l in found {
-        let alias = names::tag(&l.tag.owner, l.tag.index, &l.tag.kind, l.tag.original.as_deref());
+        let alias = names::tag(
+            &l.tag.owner,
+            l.tag.index,
+            &l.tag.kind,
+            l.tag.original.as_deref(),
+        );
         let r = match (&*l.tag.kind, &l.tag.original) {
-            ("phys", Some(orig)) => restore_phys(&mut nl, &alias, &PhysState { name: orig.clone(), mtu: 0, mac: vec![] }),
+            ("phys", Some(orig)) => restore_phys(
+                &mut nl,
+                &alias,
+                &PhysState {
+                    name: orig.clone(),
+                    mtu: 0,
+                    mac: vec![],
+                },
+            ),
             _ => delete_if_tagged(&mut nl, &l.ifname, &alias),
         };
         if let Err(e) = r {

@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 
 use common::{ctx, host_with_bridge, Ns};
 use lxcrs_network::{
-    cleanup_leftovers, configure_in_netns, create_host_side, find_leftovers, move_into_netns, parse_ipv4_address,
-    teardown, Gateway, MacvlanMode, NetDevSpec, NetKind, Netns, VethSpec,
+    cleanup_leftovers, configure_in_netns, create_host_side, find_leftovers, move_into_netns,
+    parse_ipv4_address, teardown, Gateway, MacvlanMode, NetDevSpec, NetKind, Netns, VethSpec,
 };
 
 fn veth(ip4: &str) -> NetDevSpec {
@@ -42,7 +42,10 @@ fn missing_bridge_fails_clearly_and_leaves_nothing() {
     h.sh("ip link add x0 type veth peer name x1");
     spec.link = Some("x0".into());
     let e = create_err(&h, &spec);
-    assert!(e.starts_with("lxc.net.0.link: x0 is not a bridge but a veth device"), "{e}");
+    assert!(
+        e.starts_with("lxc.net.0.link: x0 is not a bridge but a veth device"),
+        "{e}"
+    );
     assert_eq!(h.links(), vec!["lo", "br0", "x1", "x0"]);
 }
 
@@ -50,14 +53,19 @@ fn missing_bridge_fails_clearly_and_leaves_nothing() {
 fn bad_addresses_and_gateways_fail_before_any_device() {
     require_root!();
     let h = host_with_bridge();
-    let e = parse_ipv4_address("lxc.net.0.ipv4.address", "10.0.3.300/24").err().map(|e| e.to_string());
+    let e = parse_ipv4_address("lxc.net.0.ipv4.address", "10.0.3.300/24")
+        .err()
+        .map(|e| e.to_string());
     assert_eq!(
         e.as_deref(),
         Some("lxc.net.0.ipv4.address: malformed address '10.0.3.300/24'; expected a.b.c.d/prefix [broadcast], e.g. 10.0.3.5/24")
     );
     let spec = veth("10.0.3.0/24");
     let e = create_err(&h, &spec);
-    assert!(e.starts_with("lxc.net.0.ipv4.address: 10.0.3.0/24 is the network address"), "{e}");
+    assert!(
+        e.starts_with("lxc.net.0.ipv4.address: 10.0.3.0/24 is the network address"),
+        "{e}"
+    );
     let mut spec = veth("10.0.3.2/24");
     spec.ipv4_gateway = Some(Gateway::Addr(Ipv4Addr::new(10, 9, 9, 1)));
     let e = create_err(&h, &spec);
@@ -67,13 +75,19 @@ fn bad_addresses_and_gateways_fail_before_any_device() {
     let mut spec = veth("10.0.3.2/24");
     spec.ipv4_gateway = Some(Gateway::Auto);
     let e = create_err(&h, &spec);
-    assert!(e.starts_with("lxc.net.0.ipv4.gateway: auto needs an IPv4 address on bridge br0"), "{e}");
+    assert!(
+        e.starts_with("lxc.net.0.ipv4.gateway: auto needs an IPv4 address on bridge br0"),
+        "{e}"
+    );
     assert_eq!(h.links(), vec!["lo", "br0"]);
     // macvlan on a missing parent.
     let mut m = NetDevSpec::new(1, NetKind::Macvlan(MacvlanMode::Bridge));
     m.link = Some("nope0".into());
     let e = create_err(&h, &m);
-    assert!(e.starts_with("lxc.net.1.link: parent device nope0 does not exist"), "{e}");
+    assert!(
+        e.starts_with("lxc.net.1.link: parent device nope0 does not exist"),
+        "{e}"
+    );
     assert_eq!(h.links(), vec!["lo", "br0"]);
 }
 
@@ -83,9 +97,14 @@ fn duplicate_veth_pair_name_fails_and_keeps_the_first() {
     let h = host_with_bridge();
     let c = Ns::new("c");
     let mut spec = veth("10.0.3.2/24");
-    spec.kind = NetKind::Veth(VethSpec { pair: Some("vethdup".into()), ..VethSpec::default() });
+    spec.kind = NetKind::Veth(VethSpec {
+        pair: Some("vethdup".into()),
+        ..VethSpec::default()
+    });
     let cx = ctx("first");
-    let first = h.run(|| create_host_side(&spec, &cx)).unwrap_or_else(|e| panic!("{e}"));
+    let first = h
+        .run(|| create_host_side(&spec, &cx))
+        .unwrap_or_else(|e| panic!("{e}"));
     let before = h.links();
     let e = create_err(&h, &spec);
     assert_eq!(
@@ -107,7 +126,10 @@ fn failing_up_script_rolls_back() {
     let mut spec = veth("10.0.3.2/24");
     spec.script_up = Some("/bin/false".into());
     let e = create_err(&h, &spec);
-    assert_eq!(e, "lxc.net.0.script.up: script /bin/false failed: exit status 1");
+    assert_eq!(
+        e,
+        "lxc.net.0.script.up: script /bin/false failed: exit status 1"
+    );
     assert_eq!(h.links(), vec!["lo", "br0"]);
 }
 
@@ -118,12 +140,18 @@ fn teardown_collects_every_error() {
     let mut spec = veth("10.0.3.2/24");
     spec.script_down = Some("/bin/false".into());
     let cx = ctx("t");
-    let nic = h.run(|| create_host_side(&spec, &cx)).unwrap_or_else(|e| panic!("{e}"));
+    let nic = h
+        .run(|| create_host_side(&spec, &cx))
+        .unwrap_or_else(|e| panic!("{e}"));
     // The down script fails, yet the device is still removed and the error reported.
-    let errs = h.run(|| Ok(teardown(&nic, &cx, None))).unwrap_or_else(|e| panic!("{e}"));
+    let errs = h
+        .run(|| Ok(teardown(&nic, &cx, None)))
+        .unwrap_or_else(|e| panic!("{e}"));
     let errs = errs.err().unwrap_or_default();
     assert_eq!(errs.len(), 1, "{errs:?}");
-    assert!(errs[0].to_string().starts_with("lxc.net.0.script.down: script /bin/false failed"));
+    assert!(errs[0]
+        .to_string()
+        .starts_with("lxc.net.0.script.down: script /bin/false failed"));
     assert_eq!(h.links(), vec!["lo", "br0"]);
 }
 
@@ -144,11 +172,15 @@ fn hundred_cycles_leave_no_device() {
                 Ok(nic)
             })
             .unwrap_or_else(|e| panic!("cycle {i}: {e}"));
-        c.run(|| configure_in_netns(&spec, &nic)).unwrap_or_else(|e| panic!("cycle {i}: {e}"));
+        c.run(|| configure_in_netns(&spec, &nic))
+            .unwrap_or_else(|e| panic!("cycle {i}: {e}"));
         h.run(|| teardown(&nic, &cx, Some(Netns::Path(&cpath))).map_err(|mut v| v.remove(0)))
             .unwrap_or_else(|e| panic!("cycle {i}: {e}"));
     }
-    eprintln!("100 veth create/move/configure/teardown cycles: {:?}", t0.elapsed());
+    eprintln!(
+        "100 veth create/move/configure/teardown cycles: {:?}",
+        t0.elapsed()
+    );
     assert_eq!(h.links(), vec!["lo", "br0"]);
     assert_eq!(c.links(), vec!["lo"]);
     assert_eq!(h.sh("bridge link show"), "");
@@ -165,18 +197,39 @@ fn leftovers_of_a_crashed_monitor_are_found_and_removed() {
     let mut m = NetDevSpec::new(1, NetKind::Macvlan(MacvlanMode::Bridge));
     m.link = Some("lp0".into());
     // "Crash": created but never moved or torn down.
-    let n1 = h.run(|| create_host_side(&v, &cx)).unwrap_or_else(|e| panic!("{e}"));
-    let n2 = h.run(|| create_host_side(&m, &cx)).unwrap_or_else(|e| panic!("{e}"));
-    let keep = h.run(|| create_host_side(&v, &other)).unwrap_or_else(|e| panic!("{e}"));
-    let found = h.run(|| find_leftovers(&cx.owner)).unwrap_or_else(|e| panic!("{e}"));
+    let n1 = h
+        .run(|| create_host_side(&v, &cx))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let n2 = h
+        .run(|| create_host_side(&m, &cx))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let keep = h
+        .run(|| create_host_side(&v, &other))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let found = h
+        .run(|| find_leftovers(&cx.owner))
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut names: Vec<String> = found.iter().map(|l| l.ifname.clone()).collect();
     names.sort();
-    let mut want = vec![n1.host_ifname.clone().unwrap_or_default(), n2.peer_ifname.clone().unwrap_or_default()];
+    let mut want = vec![
+        n1.host_ifname.clone().unwrap_or_default(),
+        n2.peer_ifname.clone().unwrap_or_default(),
+    ];
     want.sort();
     assert_eq!(names, want);
-    h.run(|| cleanup_leftovers(&cx.owner).map_err(|mut v| v.remove(0))).unwrap_or_else(|e| panic!("{e}"));
+    h.run(|| cleanup_leftovers(&cx.owner).map_err(|mut v| v.remove(0)))
+        .unwrap_or_else(|e| panic!("{e}"));
     let left = h.links();
-    assert!(!left.contains(&want[0]) && !left.contains(&want[1]), "{left:?}");
-    assert!(left.contains(keep.host_ifname.as_ref().unwrap_or(&String::new())), "another container's device was removed");
-    assert_eq!(h.run(|| find_leftovers(&cx.owner)).map(|v| v.len()).ok(), Some(0));
+    assert!(
+        !left.contains(&want[0]) && !left.contains(&want[1]),
+        "{left:?}"
+    );
+    assert!(
+        left.contains(keep.host_ifname.as_ref().unwrap_or(&String::new())),
+        "another container's device was removed"
+    );
+    assert_eq!(
+        h.run(|| find_leftovers(&cx.owner)).map(|v| v.len()).ok(),
+        Some(0)
+    );
 }

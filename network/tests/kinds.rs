@@ -4,8 +4,8 @@ mod common;
 
 use common::{ctx, kernel_has, Ns};
 use lxcrs_network::{
-    configure_in_netns, create_host_side, move_into_netns, parse_ipv4_address, teardown, HostNic, IpvlanIsolation,
-    IpvlanMode, MacvlanMode, NetDevSpec, NetKind, Netns,
+    configure_in_netns, create_host_side, move_into_netns, parse_ipv4_address, teardown, HostNic,
+    IpvlanIsolation, IpvlanMode, MacvlanMode, NetDevSpec, NetKind, Netns,
 };
 
 fn with_addr(mut s: NetDevSpec, ip: &str) -> NetDevSpec {
@@ -24,7 +24,8 @@ fn start(h: &Ns, c: &Ns, spec: &NetDevSpec, name: &str) -> HostNic {
             Ok(nic)
         })
         .unwrap_or_else(|e| panic!("host side: {e}"));
-    c.run(|| configure_in_netns(spec, &nic)).unwrap_or_else(|e| panic!("container side: {e}"));
+    c.run(|| configure_in_netns(spec, &nic))
+        .unwrap_or_else(|e| panic!("container side: {e}"));
     nic
 }
 
@@ -55,7 +56,9 @@ fn macvlan_bridge_mode_between_two_containers() {
     let s2 = with_addr(spec, "10.0.5.2/24");
     let n1 = start(&h, &c1, &s1, "c1");
     let n2 = start(&h, &c2, &s2, "c2");
-    assert!(c1.sh("ip -d link show eth0").contains("macvlan mode bridge"));
+    assert!(c1
+        .sh("ip -d link show eth0")
+        .contains("macvlan mode bridge"));
     assert!(c1.ping("10.0.5.2"));
     assert!(c2.ping("10.0.5.1"));
     stop(&h, &c1, &n1, "c1");
@@ -69,13 +72,24 @@ fn macvlan_bridge_mode_between_two_containers() {
 fn ipvlan_l2_between_two_containers_or_says_kernel_lacks_it() {
     require_root!();
     let h = host_with_parent();
-    let mut spec = NetDevSpec::new(0, NetKind::Ipvlan { mode: IpvlanMode::L2, isolation: IpvlanIsolation::Bridge });
+    let mut spec = NetDevSpec::new(
+        0,
+        NetKind::Ipvlan {
+            mode: IpvlanMode::L2,
+            isolation: IpvlanIsolation::Bridge,
+        },
+    );
     spec.link = Some("p0".into());
     if !kernel_has("ipvlan") {
         // What a user on such a kernel sees, and nothing is left behind.
-        let e = h.run(|| create_host_side(&with_addr(spec.clone(), "10.0.7.1/24"), &ctx("c1"))).err();
+        let e = h
+            .run(|| create_host_side(&with_addr(spec.clone(), "10.0.7.1/24"), &ctx("c1")))
+            .err();
         let msg = e.map(|e| e.to_string()).unwrap_or_default();
-        assert!(msg.starts_with("lxc.net.0.type: this kernel cannot create ipvlan devices"), "{msg}");
+        assert!(
+            msg.starts_with("lxc.net.0.type: this kernel cannot create ipvlan devices"),
+            "{msg}"
+        );
         assert_eq!(h.links(), vec!["lo", "p1", "p0"]);
         eprintln!("SKIP (partly): this kernel has no ipvlan; the ipvlan ping test runs in the VM");
         return;
@@ -96,9 +110,14 @@ fn vlan_or_says_kernel_lacks_it() {
     let mut spec = NetDevSpec::new(0, NetKind::Vlan { id: 42 });
     spec.link = Some("p0".into());
     if !kernel_has("vlan") {
-        let e = h.run(|| create_host_side(&with_addr(spec.clone(), "10.0.8.1/24"), &ctx("c1"))).err();
+        let e = h
+            .run(|| create_host_side(&with_addr(spec.clone(), "10.0.8.1/24"), &ctx("c1")))
+            .err();
         let msg = e.map(|e| e.to_string()).unwrap_or_default();
-        assert!(msg.starts_with("lxc.net.0.type: this kernel cannot create vlan devices"), "{msg}");
+        assert!(
+            msg.starts_with("lxc.net.0.type: this kernel cannot create vlan devices"),
+            "{msg}"
+        );
         assert_eq!(h.links(), vec!["lo", "p1", "p0"]);
         eprintln!("SKIP (partly): this kernel has no 8021q; the vlan ping test runs in the VM");
         return;
@@ -125,17 +144,34 @@ fn phys_moved_in_and_returned_with_its_name() {
     spec.mtu = Some(1300);
     spec.hwaddr = Some("00:16:3e:aa:bb:cc".into());
     let nic = start(&h, &c, &spec, "c");
-    assert!(!h.links().contains(&"ph0".to_string()), "ph0 still on the host");
+    assert!(
+        !h.links().contains(&"ph0".to_string()),
+        "ph0 still on the host"
+    );
     let l = c.sh("ip -o link show eth0");
-    assert!(l.contains("mtu 1300") && l.contains("00:16:3e:aa:bb:cc"), "{l}");
+    assert!(
+        l.contains("mtu 1300") && l.contains("00:16:3e:aa:bb:cc"),
+        "{l}"
+    );
     assert!(c.ping("10.0.6.1"));
     stop(&h, &c, &nic, "c");
     assert_eq!(c.links(), vec!["lo"]);
-    assert!(h.links().contains(&"ph0".to_string()), "ph0 did not come back: {:?}", h.links());
+    assert!(
+        h.links().contains(&"ph0".to_string()),
+        "ph0 did not come back: {:?}",
+        h.links()
+    );
     let l = h.sh("ip -o link show ph0");
     assert!(l.contains("mtu 1450"), "MTU not restored: {l}");
-    assert_eq!(h.sh("cat /sys/class/net/ph0/address"), mac_before, "MAC not restored");
-    assert!(!h.sh("ip -d link show ph0").contains("alias"), "tag left on ph0");
+    assert_eq!(
+        h.sh("cat /sys/class/net/ph0/address"),
+        mac_before,
+        "MAC not restored"
+    );
+    assert!(
+        !h.sh("ip -d link show ph0").contains("alias"),
+        "tag left on ph0"
+    );
 }
 
 #[test]
@@ -152,7 +188,9 @@ fn empty_has_only_loopback_and_none_does_nothing() {
 
     let spec = NetDevSpec::new(0, NetKind::None);
     let cx = ctx("n");
-    let nic = h.run(|| create_host_side(&spec, &cx)).unwrap_or_else(|e| panic!("{e}"));
+    let nic = h
+        .run(|| create_host_side(&spec, &cx))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(nic.peer_ifname, None);
     assert_eq!(h.run(|| configure_in_netns(&spec, &nic)).ok(), Some(None));
     assert_eq!(h.links(), vec!["lo"]);

@@ -6,10 +6,17 @@ mod common;
 
 use common::{ctx, Ns};
 use lxcrs_network::lxc_net::{self, Settings};
-use lxcrs_network::{configure_in_netns, create_host_side, ips_of, move_into_netns, Gateway, NetDevSpec, NetKind, Netns, VethSpec};
+use lxcrs_network::{
+    configure_in_netns, create_host_side, ips_of, move_into_netns, Gateway, NetDevSpec, NetKind,
+    Netns, VethSpec,
+};
 
 fn have(cmd: &str) -> bool {
-    std::process::Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).output().is_ok_and(|o| o.status.success())
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {cmd}"))
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 #[test]
@@ -43,20 +50,40 @@ fn lxc_net_up_dhcp_nat_down() {
     ));
     world.sh("ip link set up1 up && ip addr add 203.0.113.2/24 dev up1");
 
-    h.run(|| lxc_net::up(&settings, &[]).map_err(|e| lxcrs_network::NetError::Command { what: "up".into(), detail: e.to_string() }))
-        .unwrap_or_else(|e| panic!("{e}"));
+    h.run(|| {
+        lxc_net::up(&settings, &[]).map_err(|e| lxcrs_network::NetError::Command {
+            what: "up".into(),
+            detail: e.to_string(),
+        })
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     let st = h.run(|| Ok(lxc_net::status(&settings))).unwrap_or_default();
     assert_eq!(st.len(), 2);
-    assert!(st.iter().all(|s| s.exists && s.dnsmasq_pid.is_some() && s.nat_table), "{st:?}");
+    assert!(
+        st.iter()
+            .all(|s| s.exists && s.dnsmasq_pid.is_some() && s.nat_table),
+        "{st:?}"
+    );
     assert!(h.sh("ip -o addr show lxcbr0").contains("10.0.3.1/24"));
     assert!(h.sh("ip -o addr show lxcbr0").contains("fd00:3::1/64"));
     assert!(h.sh("ip -o link show lxcbr0").contains("10:66:6a:00:00:00"));
     assert!(h.sh("ip -o addr show lxcbr1").contains("10.0.4.1/24"));
     let tables = h.sh("nft list tables");
-    assert!(tables.contains("inet lxcrs-lxcbr0") && tables.contains("inet lxcrs-lxcbr1"), "{tables}");
+    assert!(
+        tables.contains("inet lxcrs-lxcbr0") && tables.contains("inet lxcrs-lxcbr1"),
+        "{tables}"
+    );
     // Bringing it up twice is refused with a hint.
-    let again = h.run(|| Ok(lxc_net::up(&settings, &["lxcbr0".into()]).err().map(|e| e.to_string())));
-    assert!(again.ok().flatten().unwrap_or_default().contains("already up"));
+    let again = h.run(|| {
+        Ok(lxc_net::up(&settings, &["lxcbr0".into()])
+            .err()
+            .map(|e| e.to_string()))
+    });
+    assert!(again
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .contains("already up"));
 
     // Containers without static addresses, on each bridge; they ask for a lease.
     let script = dir.join("udhcpc.sh");
@@ -80,37 +107,71 @@ fn lxc_net_up_dhcp_nat_down() {
                 Ok(nic)
             })
             .unwrap_or_else(|e| panic!("{e}"));
-        c.run(|| configure_in_netns(&spec, &nic)).unwrap_or_else(|e| panic!("{e}"));
-        let out = c.sh(&format!("busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s {}", script.display()));
+        c.run(|| configure_in_netns(&spec, &nic))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let out = c.sh(&format!(
+            "busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s {}",
+            script.display()
+        ));
         let subnet = if i == 0 { "10.0.3." } else { "10.0.4." };
-        assert!(out.contains(&format!("lease of {subnet}")), "no lease on {br}: {out}");
+        assert!(
+            out.contains(&format!("lease of {subnet}")),
+            "no lease on {br}: {out}"
+        );
         let ips = ips_of(Netns::Path(&cpath)).unwrap_or_else(|e| panic!("{e}"));
-        assert!(ips.iter().any(|a| a.ifname == "eth0" && a.addr.to_string().starts_with(subnet)), "{ips:?}");
-        leases.push(std::fs::read_to_string(dir.join(format!("lib/dnsmasq-{br}.leases"))).unwrap_or_default());
+        assert!(
+            ips.iter()
+                .any(|a| a.ifname == "eth0" && a.addr.to_string().starts_with(subnet)),
+            "{ips:?}"
+        );
+        leases.push(
+            std::fs::read_to_string(dir.join(format!("lib/dnsmasq-{br}.leases")))
+                .unwrap_or_default(),
+        );
         containers.push((c, nic, cx));
     }
-    assert!(leases[0].contains("10.0.3.") && leases[1].contains("10.0.4."), "{leases:?}");
+    assert!(
+        leases[0].contains("10.0.3.") && leases[1].contains("10.0.4."),
+        "{leases:?}"
+    );
     // Masquerade: the outside has no route to 10.0.3.0/24, so a reply means NAT works.
-    assert!(containers[0].0.ping("203.0.113.2"), "container cannot reach the outside through NAT");
+    assert!(
+        containers[0].0.ping("203.0.113.2"),
+        "container cannot reach the outside through NAT"
+    );
     // Static gateway auto also works on the NAT bridge.
     let _ = Gateway::<std::net::Ipv4Addr>::Auto;
 
     for (c, nic, cx) in &containers {
         let p = c.path();
-        h.run(|| lxcrs_network::teardown(nic, cx, Some(Netns::Path(&p))).map_err(|mut v| v.remove(0)))
-            .unwrap_or_else(|e| panic!("{e}"));
+        h.run(|| {
+            lxcrs_network::teardown(nic, cx, Some(Netns::Path(&p))).map_err(|mut v| v.remove(0))
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
     }
     let pids: Vec<i32> = st.iter().filter_map(|s| s.dnsmasq_pid).collect();
-    h.run(|| lxc_net::down(&settings, &[]).map_err(|v| lxcrs_network::NetError::Command { what: "down".into(), detail: format!("{v:?}") }))
-        .unwrap_or_else(|e| panic!("{e}"));
+    h.run(|| {
+        lxc_net::down(&settings, &[]).map_err(|v| lxcrs_network::NetError::Command {
+            what: "down".into(),
+            detail: format!("{v:?}"),
+        })
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(h.links(), vec!["lo", "up0"]);
     assert!(!h.sh("nft list tables").contains("lxcrs"));
     for p in pids {
-        assert!(!std::path::Path::new(&format!("/proc/{p}")).exists(), "dnsmasq {p} still runs");
+        assert!(
+            !std::path::Path::new(&format!("/proc/{p}")).exists(),
+            "dnsmasq {p} still runs"
+        );
     }
     assert!(!dir.join("run/dnsmasq-lxcbr0.pid").exists());
     let st = h.run(|| Ok(lxc_net::status(&settings))).unwrap_or_default();
-    assert!(st.iter().all(|s| !s.exists && s.dnsmasq_pid.is_none() && !s.nat_table), "{st:?}");
+    assert!(
+        st.iter()
+            .all(|s| !s.exists && s.dnsmasq_pid.is_none() && !s.nat_table),
+        "{st:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -134,7 +195,10 @@ fn lxcrs_net_binary_up_status_down() {
     let c = conf.display();
     h.sh(&format!("{bin} -c {c} up"));
     let st = h.sh(&format!("{bin} -c {c} status"));
-    assert!(st.starts_with("lxcbr7: up (bridge present, dnsmasq pid "), "{st}");
+    assert!(
+        st.starts_with("lxcbr7: up (bridge present, dnsmasq pid "),
+        "{st}"
+    );
     h.sh(&format!("{bin} -c {c} down"));
     let (ok, st) = h.sh_status(&format!("{bin} -c {c} status"));
     assert!(!ok && st.starts_with("lxcbr7: down"), "{st}");

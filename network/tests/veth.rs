@@ -6,8 +6,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use common::{ctx, host_with_bridge, Ns};
 use lxcrs_network::{
-    configure_in_netns, create_host_side, move_into_netns, parse_ipv4_address, parse_ipv6_address, teardown, Gateway,
-    HostNic, NetDevSpec, NetKind, Netns, VethSpec,
+    configure_in_netns, create_host_side, move_into_netns, parse_ipv4_address, parse_ipv6_address,
+    teardown, Gateway, HostNic, NetDevSpec, NetKind, Netns, VethSpec,
 };
 
 fn veth(index: usize, ip4: &str, ip6: Option<&str>) -> NetDevSpec {
@@ -32,7 +32,8 @@ fn start(h: &Ns, c: &Ns, spec: &NetDevSpec, name: &str) -> HostNic {
             Ok(nic)
         })
         .unwrap_or_else(|e| panic!("host side: {e}"));
-    c.run(|| configure_in_netns(spec, &nic)).unwrap_or_else(|e| panic!("container side: {e}"));
+    c.run(|| configure_in_netns(spec, &nic))
+        .unwrap_or_else(|e| panic!("container side: {e}"));
     nic
 }
 
@@ -61,22 +62,38 @@ fn veth_bridge_static_ipv4_ipv6_ping_both_ways() {
     assert!(link.contains("mtu 1400"), "{link}");
     assert!(link.contains("link/ether 10:66:6a:"), "{link}");
     assert!(link.contains("state UP") || link.contains(",UP"), "{link}");
-    assert!(c.sh("ip -o -4 addr show eth0").contains("10.0.3.2/24 brd 10.0.3.255"));
+    assert!(c
+        .sh("ip -o -4 addr show eth0")
+        .contains("10.0.3.2/24 brd 10.0.3.255"));
     assert!(c.sh("ip -o link show lo").contains("UP"));
 
     assert!(h.ping("10.0.3.2"), "host cannot ping the container");
     assert!(c.ping("10.0.3.1"), "container cannot ping the host");
-    assert!(h.ping("fd00:3::2"), "host cannot ping the container over IPv6");
-    assert!(c.ping("fd00:3::1"), "container cannot ping the host over IPv6");
+    assert!(
+        h.ping("fd00:3::2"),
+        "host cannot ping the container over IPv6"
+    );
+    assert!(
+        c.ping("fd00:3::1"),
+        "container cannot ping the host over IPv6"
+    );
 
     // What lxc-info shows: the container's addresses and the host end's counters.
     let cpath = c.path();
     let ips = lxcrs_network::ips_of(Netns::Path(&cpath)).unwrap_or_else(|e| panic!("{e}"));
-    let ips: Vec<String> = ips.iter().map(|a| format!("{} {}/{}", a.ifname, a.addr, a.prefix)).collect();
+    let ips: Vec<String> = ips
+        .iter()
+        .map(|a| format!("{} {}/{}", a.ifname, a.addr, a.prefix))
+        .collect();
     assert_eq!(ips, vec!["eth0 10.0.3.2/24", "eth0 fd00:3::2/64"]);
-    let st = h.run(|| lxcrs_network::link_stats(None, &host_if)).unwrap_or_else(|e| panic!("{e}"));
+    let st = h
+        .run(|| lxcrs_network::link_stats(None, &host_if))
+        .unwrap_or_else(|e| panic!("{e}"));
     let st = st.unwrap_or_default();
-    assert!(st.rx_packets >= 2 && st.tx_packets >= 2 && st.rx_bytes > 0 && st.tx_bytes > 0, "{st:?}");
+    assert!(
+        st.rx_packets >= 2 && st.tx_packets >= 2 && st.rx_bytes > 0 && st.tx_bytes > 0,
+        "{st:?}"
+    );
 
     stop(&h, &c, &nic, "c1");
     assert_eq!(h.links(), vec!["lo", "br0"], "host devices left behind");
@@ -127,8 +144,12 @@ fn gateway_address_and_dev() {
     spec.ipv4_gateway = Some(Gateway::Addr(Ipv4Addr::new(10, 0, 3, 1)));
     spec.ipv6_gateway = Some(Gateway::Dev);
     let nic = start(&h, &c, &spec, "c");
-    assert!(c.sh("ip -4 route show default").contains("default via 10.0.3.1 dev eth0"));
-    assert!(c.sh("ip -6 route show default").contains("default dev eth0"));
+    assert!(c
+        .sh("ip -4 route show default")
+        .contains("default via 10.0.3.1 dev eth0"));
+    assert!(c
+        .sh("ip -6 route show default")
+        .contains("default dev eth0"));
     assert!(c.ping("10.0.3.1"));
     stop(&h, &c, &nic, "c");
     // Off-subnet gateway with a /32 address (point-to-point style): host route first.
@@ -163,7 +184,10 @@ fn veth_pair_name_and_scripts() {
     .unwrap_or_else(|e| panic!("{e}"));
     common::run_ok("chmod", &["+x", &script.to_string_lossy()]);
     let mut spec = veth(0, "10.0.3.30/24", None);
-    spec.kind = NetKind::Veth(VethSpec { pair: Some("vethmine0".into()), ..VethSpec::default() });
+    spec.kind = NetKind::Veth(VethSpec {
+        pair: Some("vethmine0".into()),
+        ..VethSpec::default()
+    });
     spec.script_up = Some(script.clone());
     spec.script_down = Some(script.clone());
     let nic = start(&h, &c, &spec, "c30");
@@ -185,16 +209,26 @@ fn router_mode_routes_and_proxies() {
     let h = Ns::new("host");
     // An uplink with a default route, as a real host has: the kernel only proxies ARP for
     // an address it would route elsewhere than back out of the asking interface.
-    h.sh("sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 && \
+    h.sh(
+        "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 && \
           ip link add up0 type veth peer name up1 && ip link set up0 up && ip link set up1 up && \
-          ip addr add 203.0.113.1/24 dev up0 && ip route add default via 203.0.113.2 dev up0");
+          ip addr add 203.0.113.1/24 dev up0 && ip route add default via 203.0.113.2 dev up0",
+    );
     let c = Ns::new("c");
-    let mut spec = NetDevSpec::new(0, NetKind::Veth(VethSpec { mode: lxcrs_network::VethMode::Router, ..VethSpec::default() }));
+    let mut spec = NetDevSpec::new(
+        0,
+        NetKind::Veth(VethSpec {
+            mode: lxcrs_network::VethMode::Router,
+            ..VethSpec::default()
+        }),
+    );
     spec.up = true;
     spec.ipv4 = vec![parse_ipv4_address("k", "192.0.2.10/32").unwrap_or_else(|e| panic!("{e}"))];
     spec.ipv4_gateway = Some(Gateway::Addr(Ipv4Addr::new(169, 254, 0, 1)));
     spec.ipv6 = vec![parse_ipv6_address("k", "2001:db8::10/128").unwrap_or_else(|e| panic!("{e}"))];
-    spec.ipv6_gateway = Some(Gateway::Addr("fe80::1".parse().unwrap_or(Ipv6Addr::LOCALHOST)));
+    spec.ipv6_gateway = Some(Gateway::Addr(
+        "fe80::1".parse().unwrap_or(Ipv6Addr::LOCALHOST),
+    ));
     let nic = start(&h, &c, &spec, "r");
     let host_if = nic.host_ifname.clone().unwrap_or_default();
     let r4 = h.sh("ip -4 route");
@@ -202,11 +236,20 @@ fn router_mode_routes_and_proxies() {
     let r6 = h.sh("ip -6 route");
     assert!(r6.contains(&format!("2001:db8::10 dev {host_if}")), "{r6}");
     let proxies = h.sh("ip neigh show proxy");
-    assert!(proxies.contains("169.254.0.1") && proxies.contains("fe80::1"), "{proxies}");
+    assert!(
+        proxies.contains("169.254.0.1") && proxies.contains("fe80::1"),
+        "{proxies}"
+    );
     // Host → container over the host route (source: the host end's link-local/none →
     // give the host an address to answer from).
-    assert!(h.ping("192.0.2.10"), "host cannot reach the routed container");
-    assert!(c.ping("203.0.113.1"), "the routed container cannot reach the host");
+    assert!(
+        h.ping("192.0.2.10"),
+        "host cannot reach the routed container"
+    );
+    assert!(
+        c.ping("203.0.113.1"),
+        "the routed container cannot reach the host"
+    );
     stop(&h, &c, &nic, "r");
     assert_eq!(h.links(), vec!["lo", "up1", "up0"]);
     assert!(!h.sh("ip -4 route").contains("192.0.2.10"));
@@ -225,14 +268,23 @@ fn move_by_pid_and_queue_counts() {
     let pid = sleeper.id() as i32;
     for _ in 0..100 {
         let ns = std::fs::read_link(format!("/proc/{pid}/ns/net")).ok();
-        let want = std::fs::metadata(c.path()).ok().map(|m| std::os::unix::fs::MetadataExt::ino(&m));
-        if ns.zip(want).is_some_and(|(n, w)| n.to_string_lossy().contains(&w.to_string())) {
+        let want = std::fs::metadata(c.path())
+            .ok()
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+        if ns
+            .zip(want)
+            .is_some_and(|(n, w)| n.to_string_lossy().contains(&w.to_string()))
+        {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let mut spec = veth(0, "10.0.3.40/24", None);
-    spec.kind = NetKind::Veth(VethSpec { n_rxqueues: Some(4), n_txqueues: Some(2), ..VethSpec::default() });
+    spec.kind = NetKind::Veth(VethSpec {
+        n_rxqueues: Some(4),
+        n_txqueues: Some(2),
+        ..VethSpec::default()
+    });
     let cx = ctx("pid");
     let nic = h
         .run(|| {
@@ -241,7 +293,8 @@ fn move_by_pid_and_queue_counts() {
             Ok(nic)
         })
         .unwrap_or_else(|e| panic!("{e}"));
-    c.run(|| configure_in_netns(&spec, &nic)).unwrap_or_else(|e| panic!("{e}"));
+    c.run(|| configure_in_netns(&spec, &nic))
+        .unwrap_or_else(|e| panic!("{e}"));
     let d = c.sh("ip -d link show eth0");
     assert!(d.contains("numtxqueues 2 numrxqueues 4"), "{d}");
     assert!(c.ping("10.0.3.1"));

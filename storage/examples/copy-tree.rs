@@ -12,7 +12,10 @@ fn main() {
         eprintln!("usage: copy-tree SRC DST [THREADS]");
         std::process::exit(2);
     }
-    let opts = CopyOptions { threads: args.get(3).and_then(|t| t.parse().ok()).unwrap_or(0), ..CopyOptions::default() };
+    let opts = CopyOptions {
+        threads: args.get(3).and_then(|t| t.parse().ok()).unwrap_or(0),
+        ..CopyOptions::default()
+    };
     let t = Instant::now();
     match copy_tree(&PathBuf::from(&args[1]), &PathBuf::from(&args[2]), &opts) {
         Ok(s) => eprintln!(

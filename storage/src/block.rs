@@ -13,10 +13,16 @@ use crate::StorageError;
 
 /// Checks an `--fstype` value: it becomes part of a command name.
 pub(crate) fn check_fstype(fstype: &str) -> Result<(), StorageError> {
-    if !fstype.is_empty() && fstype.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+    if !fstype.is_empty()
+        && fstype
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
         Ok(())
     } else {
-        Err(StorageError::Invalid(format!("invalid filesystem type '{fstype}'\nhint: give a type such as ext4, xfs or btrfs")))
+        Err(StorageError::Invalid(format!(
+            "invalid filesystem type '{fstype}'\nhint: give a type such as ext4, xfs or btrfs"
+        )))
     }
 }
 
@@ -79,13 +85,22 @@ pub(crate) fn probe_fstype(dev: &Path) -> Option<&'static str> {
 /// a device whose type no signature told.
 fn kernel_filesystems() -> Vec<String> {
     let text = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
-    text.lines().filter(|l| !l.starts_with("nodev")).map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
+    text.lines()
+        .filter(|l| !l.starts_with("nodev"))
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 /// Mounts block device `dev` on `target`: as `fstype` when given, else as what its
 /// superblock says, else trying every block filesystem the kernel knows (LXC's
 /// `mount_unknown_fs`).
-pub(crate) fn mount_block(dev: &Path, target: &Path, fstype: Option<&str>, flags: MsFlags) -> Result<(), StorageError> {
+pub(crate) fn mount_block(
+    dev: &Path,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+) -> Result<(), StorageError> {
     let candidates: Vec<String> = match fstype.or_else(|| probe_fstype(dev)) {
         Some(t) => vec![t.to_string()],
         None => kernel_filesystems(),
@@ -97,7 +112,11 @@ pub(crate) fn mount_block(dev: &Path, target: &Path, fstype: Option<&str>, flags
             Err(e) => last = e,
         }
     }
-    Err(StorageError::mount(format!("{} (tried {})", dev.display(), candidates.join(", ")), target, last))
+    Err(StorageError::mount(
+        format!("{} (tried {})", dev.display(), candidates.join(", ")),
+        target,
+        last,
+    ))
 }
 
 #[cfg(test)]
@@ -135,7 +154,9 @@ mod tests {
 
     #[test]
     fn missing_mkfs_is_explained() {
-        let e = mkfs("nosuchfs", Path::new("/nonexistent")).unwrap_err().to_string();
+        let e = mkfs("nosuchfs", Path::new("/nonexistent"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("mkfs.nosuchfs is not installed"), "{e}");
     }
 }

@@ -21,7 +21,8 @@ impl BtrfsStore {
     /// btrfs.
     pub fn create(spec: &CreateSpec) -> Result<BtrfsStore, StorageError> {
         let dir = &spec.container_dir;
-        std::fs::create_dir_all(dir).map_err(|e| StorageError::io("create container directory", dir, e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StorageError::io("create container directory", dir, e))?;
         check_on_btrfs(dir)?;
         let path = dir.join("rootfs");
         libbtrfs::subvol::create(&path).map_err(|e| StorageError::btrfs("create", &path, e))?;
@@ -30,7 +31,9 @@ impl BtrfsStore {
 
     /// An existing subvolume.
     pub fn open(path: &Path) -> BtrfsStore {
-        BtrfsStore { path: path.to_path_buf() }
+        BtrfsStore {
+            path: path.to_path_buf(),
+        }
     }
 
     /// A writable snapshot of this subvolume as `<spec.container_dir>/rootfs`, which must
@@ -38,7 +41,8 @@ impl BtrfsStore {
     /// snapshot: they appear as empty directories in it.
     pub fn snapshot_to(&self, spec: &CreateSpec) -> Result<BtrfsStore, StorageError> {
         let dir = &spec.container_dir;
-        std::fs::create_dir_all(dir).map_err(|e| StorageError::io("create container directory", dir, e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StorageError::io("create container directory", dir, e))?;
         check_on_btrfs(dir)?;
         let path = dir.join("rootfs");
         libbtrfs::snap::create(self.path.as_path(), path.as_path(), false)
@@ -49,7 +53,11 @@ impl BtrfsStore {
     /// True when `dir` is on the same btrfs filesystem as this subvolume (a snapshot can
     /// go there).
     pub fn same_filesystem(&self, dir: &Path) -> bool {
-        let fsid = |p: &Path| libbtrfs::fs::info(p, libbtrfs::Flags::empty()).ok().map(|i| i.fsid());
+        let fsid = |p: &Path| {
+            libbtrfs::fs::info(p, libbtrfs::Flags::empty())
+                .ok()
+                .map(|i| i.fsid())
+        };
         is_on_btrfs(dir) && fsid(&self.path).is_some() && fsid(&self.path) == fsid(dir)
     }
 }
@@ -72,7 +80,12 @@ impl BackingStore for BtrfsStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { can_snapshot: true, can_backup: true, instant_clone: true, block_based: false }
+        Capabilities {
+            can_snapshot: true,
+            can_backup: true,
+            instant_clone: true,
+            block_based: false,
+        }
     }
 
     fn rootfs_path(&self) -> String {
@@ -88,12 +101,19 @@ impl BackingStore for BtrfsStore {
     }
 
     fn mount(&self, target: &Path) -> Result<(), StorageError> {
-        mount(Some(&self.path), target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-            .map_err(|e| StorageError::mount(format!("{} (bind)", self.path.display()), target, e))
+        mount(
+            Some(&self.path),
+            target,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| StorageError::mount(format!("{} (bind)", self.path.display()), target, e))
     }
 
     fn umount(&self, target: &Path) -> Result<(), StorageError> {
-        umount2(target, MntFlags::MNT_DETACH).map_err(|e| StorageError::io("unmount", target, e.into()))
+        umount2(target, MntFlags::MNT_DETACH)
+            .map_err(|e| StorageError::io("unmount", target, e.into()))
     }
 
     /// Deletes the subvolume and every subvolume nested in it (deepest first). A path
@@ -110,14 +130,20 @@ impl BackingStore for BtrfsStore {
         }
         // Nested subvolumes first, deepest first. (Not libbtrfs' destroy_all: it resolves
         // the nested paths against the current directory instead of the parent's fd.)
-        let nested = libbtrfs::subvol::iter(&self.path, libbtrfs::Flags::POST_ORDER | libbtrfs::Flags::GET_PATH)
-            .map_err(|e| StorageError::btrfs("list the subvolumes nested in", &self.path, e))?;
+        let nested = libbtrfs::subvol::iter(
+            &self.path,
+            libbtrfs::Flags::POST_ORDER | libbtrfs::Flags::GET_PATH,
+        )
+        .map_err(|e| StorageError::btrfs("list the subvolumes nested in", &self.path, e))?;
         for vol in nested {
-            let vol = vol.map_err(|e| StorageError::btrfs("list the subvolumes nested in", &self.path, e))?;
+            let vol = vol
+                .map_err(|e| StorageError::btrfs("list the subvolumes nested in", &self.path, e))?;
             let p = self.path.join(vol.path());
-            libbtrfs::subvol::destroy(&p).map_err(|e| StorageError::btrfs("destroy nested", &p, e))?;
+            libbtrfs::subvol::destroy(&p)
+                .map_err(|e| StorageError::btrfs("destroy nested", &p, e))?;
         }
-        libbtrfs::subvol::destroy(&self.path).map_err(|e| StorageError::btrfs("destroy", &self.path, e))
+        libbtrfs::subvol::destroy(&self.path)
+            .map_err(|e| StorageError::btrfs("destroy", &self.path, e))
     }
 
     fn snapshot(&self, spec: &CreateSpec) -> Result<Box<dyn BackingStore>, StorageError> {

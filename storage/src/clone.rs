@@ -41,7 +41,11 @@ pub fn clone_to(
 }
 
 /// The backend of the clone.
-fn target_kind(src: &dyn BackingStore, kind: Option<Kind>, snapshot: bool) -> Result<Kind, StorageError> {
+fn target_kind(
+    src: &dyn BackingStore,
+    kind: Option<Kind>,
+    snapshot: bool,
+) -> Result<Kind, StorageError> {
     match kind {
         Some(Kind::Overlay) if !snapshot => Err(StorageError::NotSupported {
             kind: "overlay",
@@ -67,7 +71,11 @@ fn target_kind(src: &dyn BackingStore, kind: Option<Kind>, snapshot: bool) -> Re
     }
 }
 
-fn snapshot_clone(src: &dyn BackingStore, target: Kind, spec: &CreateSpec) -> Result<Box<dyn BackingStore>, StorageError> {
+fn snapshot_clone(
+    src: &dyn BackingStore,
+    target: Kind,
+    spec: &CreateSpec,
+) -> Result<Box<dyn BackingStore>, StorageError> {
     if target == Kind::Overlay {
         return Ok(Box::new(overlay::snapshot_of(src, spec)?));
     }
@@ -136,7 +144,8 @@ pub fn copy_between(
         };
         let sroot = src.direct_tree().unwrap_or(sdir.path());
         let droot = dst.direct_tree().unwrap_or(ddir.path());
-        let stats = copy::copy_tree(sroot, droot, opts)?;
+        let stats = copy::copy_tree(sroot, droot, opts)
+            .map_err(|e| e.rebase(ddir.path(), &dst.rootfs_path()).rebase(sdir.path(), &src.rootfs_path()))?;
         if let Some(m) = dm {
             m.finish()?;
         }
@@ -166,10 +175,20 @@ mod tests {
         assert_eq!(target_kind(&lp, None, false).unwrap(), Kind::Loop);
         assert_eq!(target_kind(&lp, Some(Kind::Dir), false).unwrap(), Kind::Dir);
         let e = target_kind(&lp, None, true).unwrap_err().to_string();
-        assert!(e.starts_with("the loop backing store cannot take snapshots"), "{e}");
-        let e = target_kind(&dir, Some(Kind::Overlay), false).unwrap_err().to_string();
+        assert!(
+            e.starts_with("the loop backing store cannot take snapshots"),
+            "{e}"
+        );
+        let e = target_kind(&dir, Some(Kind::Overlay), false)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cannot hold a full copy"), "{e}");
-        let e = snapshot_clone(&dir, Kind::Loop, &CreateSpec::new("/nonexistent/c", "c")).unwrap_err().to_string();
-        assert!(e.contains("loop backing store cannot snapshot another backend's rootfs"), "{e}");
+        let e = snapshot_clone(&dir, Kind::Loop, &CreateSpec::new("/nonexistent/c", "c"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("loop backing store cannot snapshot another backend's rootfs"),
+            "{e}"
+        );
     }
 }

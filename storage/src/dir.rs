@@ -29,13 +29,16 @@ impl DirStore {
             }
             None => spec.container_dir.join("rootfs"),
         };
-        std::fs::create_dir_all(&path).map_err(|e| StorageError::io("create rootfs directory", &path, e))?;
+        std::fs::create_dir_all(&path)
+            .map_err(|e| StorageError::io("create rootfs directory", &path, e))?;
         Ok(DirStore { path })
     }
 
     /// An existing directory rootfs.
     pub fn open(path: &Path) -> DirStore {
-        DirStore { path: path.to_path_buf() }
+        DirStore {
+            path: path.to_path_buf(),
+        }
     }
 }
 
@@ -47,7 +50,12 @@ impl BackingStore for DirStore {
     fn capabilities(&self) -> Capabilities {
         // LXC turns a snapshot of a dir container into an overlay clone; the dir store
         // itself has no copy-on-write.
-        Capabilities { can_snapshot: false, can_backup: true, instant_clone: false, block_based: false }
+        Capabilities {
+            can_snapshot: false,
+            can_backup: true,
+            instant_clone: false,
+            block_based: false,
+        }
     }
 
     fn rootfs_path(&self) -> String {
@@ -63,12 +71,19 @@ impl BackingStore for DirStore {
     }
 
     fn mount(&self, target: &Path) -> Result<(), StorageError> {
-        mount(Some(&self.path), target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-            .map_err(|e| StorageError::io("bind-mount rootfs on", target, e.into()))
+        mount(
+            Some(&self.path),
+            target,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| StorageError::io("bind-mount rootfs on", target, e.into()))
     }
 
     fn umount(&self, target: &Path) -> Result<(), StorageError> {
-        umount2(target, MntFlags::MNT_DETACH).map_err(|e| StorageError::io("unmount", target, e.into()))
+        umount2(target, MntFlags::MNT_DETACH)
+            .map_err(|e| StorageError::io("unmount", target, e.into()))
     }
 
     fn destroy(&self) -> Result<(), StorageError> {

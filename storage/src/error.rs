@@ -21,7 +21,11 @@ pub enum StorageError {
     Unsupported { kind: String },
     /// The backend exists but cannot do this operation.
     #[error("the {kind} backing store cannot {op}\nhint: {hint}")]
-    NotSupported { kind: &'static str, op: &'static str, hint: String },
+    NotSupported {
+        kind: &'static str,
+        op: &'static str,
+        hint: String,
+    },
     /// Not a backing store type at all.
     #[error("invalid backing store type '{kind}'\nhint: valid types are dir, btrfs, loop, lvm, overlay, overlayfs, zfs, rbd, nbd, best (or a comma list)")]
     InvalidKind { kind: String },
@@ -46,7 +50,10 @@ pub enum StorageError {
     #[error("{command} failed: {why}")]
     Command { command: String, why: String },
     /// A btrfs ioctl failed.
-    #[error("failed to {op} btrfs subvolume {path}: {source}{}", btrfs_hint(source))]
+    #[error(
+        "failed to {op} btrfs subvolume {path}: {source}{}",
+        btrfs_hint(source)
+    )]
     Btrfs {
         op: &'static str,
         path: PathBuf,
@@ -70,24 +77,59 @@ fn btrfs_hint(e: &std::io::Error) -> &'static str {
 }
 
 impl StorageError {
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> StorageError {
-        StorageError::Io { op, path: path.into(), source }
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> StorageError {
+        StorageError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
     }
 
     /// Like [`StorageError::io`], but a full destination becomes [`StorageError::NoSpace`]:
     /// used on every write to a copy's destination.
-    pub(crate) fn write(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> StorageError {
+    pub(crate) fn write(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> StorageError {
         match source.raw_os_error() {
-            Some(libc::ENOSPC) | Some(libc::EDQUOT) => StorageError::NoSpace { op, path: path.into() },
-            _ => StorageError::Io { op, path: path.into(), source },
+            Some(libc::ENOSPC) | Some(libc::EDQUOT) => StorageError::NoSpace {
+                op,
+                path: path.into(),
+            },
+            _ => StorageError::Io {
+                op,
+                path: path.into(),
+                source,
+            },
         }
     }
 
-    pub(crate) fn mount(what: impl Into<String>, target: impl Into<PathBuf>, e: nix::Error) -> StorageError {
-        StorageError::Mount { what: what.into(), target: target.into(), source: e.into() }
+    pub(crate) fn mount(
+        what: impl Into<String>,
+        target: impl Into<PathBuf>,
+        e: nix::Error,
+    ) -> StorageError {
+        StorageError::Mount {
+            what: what.into(),
+            target: target.into(),
+            source: e.into(),
+        }
     }
 
-    pub(crate) fn btrfs(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> StorageError {
-        StorageError::Btrfs { op, path: path.into(), source }
+    pub(crate) fn btrfs(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> StorageError {
+        StorageError::Btrfs {
+            op,
+            path: path.into(),
+            source,
+        }
     }
 }

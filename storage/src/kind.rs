@@ -59,7 +59,9 @@ pub fn parse_bdev_list(s: &str) -> Result<Vec<Kind>, StorageError> {
         if part == "best" {
             out.extend_from_slice(BEST);
         } else {
-            out.push(Kind::parse(part).ok_or_else(|| StorageError::InvalidKind { kind: part.to_string() })?);
+            out.push(Kind::parse(part).ok_or_else(|| StorageError::InvalidKind {
+                kind: part.to_string(),
+            })?);
         }
     }
     Ok(out)
@@ -83,7 +85,10 @@ pub fn split_rootfs_path(v: &str) -> (Option<Kind>, &str) {
 /// magic and inode 256), any other directory (dir), a regular file (a loop image), or a
 /// block device that LVM owns (its device-mapper uuid starts with `LVM-`).
 pub fn detect(path: &Path) -> Result<Kind, StorageError> {
-    let md = std::fs::metadata(path).map_err(|e| StorageError::Detect { path: path.into(), why: e.to_string() })?;
+    let md = std::fs::metadata(path).map_err(|e| StorageError::Detect {
+        path: path.into(),
+        why: e.to_string(),
+    })?;
     let ft = md.file_type();
     if md.is_dir() {
         if is_btrfs_subvolume(path, &md) {
@@ -96,7 +101,10 @@ pub fn detect(path: &Path) -> Result<Kind, StorageError> {
     } else if ft.is_block_device() && is_lvm_device(md.rdev()) {
         Ok(Kind::Lvm)
     } else {
-        Err(StorageError::Detect { path: path.into(), why: "neither a directory, an image file nor an LVM volume".into() })
+        Err(StorageError::Detect {
+            path: path.into(),
+            why: "neither a directory, an image file nor an LVM volume".into(),
+        })
     }
 }
 
@@ -110,12 +118,14 @@ pub(crate) fn is_btrfs_subvolume(path: &Path, md: &std::fs::Metadata) -> bool {
 
 /// True when `path` is on a btrfs filesystem.
 pub(crate) fn is_on_btrfs(path: &Path) -> bool {
-    nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::BTRFS_SUPER_MAGIC)
+    nix::sys::statfs::statfs(path)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::BTRFS_SUPER_MAGIC)
 }
 
 fn is_lvm_device(rdev: u64) -> bool {
     let (major, minor) = (nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev));
-    std::fs::read_to_string(format!("/sys/dev/block/{major}:{minor}/dm/uuid")).is_ok_and(|u| u.starts_with("LVM-"))
+    std::fs::read_to_string(format!("/sys/dev/block/{major}:{minor}/dm/uuid"))
+        .is_ok_and(|u| u.starts_with("LVM-"))
 }
 
 #[cfg(test)]
@@ -126,29 +136,59 @@ mod tests {
     fn bdev_lists() {
         assert_eq!(parse_bdev_list("dir").unwrap(), vec![Kind::Dir]);
         assert_eq!(parse_bdev_list("none").unwrap(), vec![Kind::Dir]);
-        assert_eq!(parse_bdev_list("lvm,dir").unwrap(), vec![Kind::Lvm, Kind::Dir]);
+        assert_eq!(
+            parse_bdev_list("lvm,dir").unwrap(),
+            vec![Kind::Lvm, Kind::Dir]
+        );
         assert_eq!(parse_bdev_list("best").unwrap(), BEST.to_vec());
-        assert!(parse_bdev_list("ext4").unwrap_err().to_string().contains("invalid backing store type 'ext4'"));
+        assert!(parse_bdev_list("ext4")
+            .unwrap_err()
+            .to_string()
+            .contains("invalid backing store type 'ext4'"));
     }
 
     #[test]
     fn rootfs_prefixes() {
         assert_eq!(split_rootfs_path("dir:/a/b"), (Some(Kind::Dir), "/a/b"));
         assert_eq!(split_rootfs_path("/a/b"), (None, "/a/b"));
-        assert_eq!(split_rootfs_path("overlayfs:/l:/u"), (Some(Kind::Overlay), "/l:/u"));
-        assert_eq!(split_rootfs_path("zfs:tank/c1"), (Some(Kind::Zfs), "tank/c1"));
-        assert_eq!(split_rootfs_path("overlay:/l1:/l2:/u"), (Some(Kind::Overlay), "/l1:/l2:/u"));
-        assert_eq!(split_rootfs_path("loop:/var/lib/lxc/c1/rootdev"), (Some(Kind::Loop), "/var/lib/lxc/c1/rootdev"));
-        assert_eq!(split_rootfs_path("btrfs:/var/lib/lxc/c1/rootfs"), (Some(Kind::Btrfs), "/var/lib/lxc/c1/rootfs"));
-        assert_eq!(split_rootfs_path("lvm:/dev/vg/c1"), (Some(Kind::Lvm), "/dev/vg/c1"));
+        assert_eq!(
+            split_rootfs_path("overlayfs:/l:/u"),
+            (Some(Kind::Overlay), "/l:/u")
+        );
+        assert_eq!(
+            split_rootfs_path("zfs:tank/c1"),
+            (Some(Kind::Zfs), "tank/c1")
+        );
+        assert_eq!(
+            split_rootfs_path("overlay:/l1:/l2:/u"),
+            (Some(Kind::Overlay), "/l1:/l2:/u")
+        );
+        assert_eq!(
+            split_rootfs_path("loop:/var/lib/lxc/c1/rootdev"),
+            (Some(Kind::Loop), "/var/lib/lxc/c1/rootdev")
+        );
+        assert_eq!(
+            split_rootfs_path("btrfs:/var/lib/lxc/c1/rootfs"),
+            (Some(Kind::Btrfs), "/var/lib/lxc/c1/rootfs")
+        );
+        assert_eq!(
+            split_rootfs_path("lvm:/dev/vg/c1"),
+            (Some(Kind::Lvm), "/dev/vg/c1")
+        );
         // Not a known type: the whole value is the path.
         assert_eq!(split_rootfs_path("weird:/x"), (None, "weird:/x"));
     }
 
     #[test]
     fn best_order_is_lxcs() {
-        assert_eq!(parse_bdev_list("best").unwrap()[..4], [Kind::Btrfs, Kind::Zfs, Kind::Lvm, Kind::Dir]);
-        assert_eq!(parse_bdev_list("overlayfs,loop").unwrap(), vec![Kind::Overlay, Kind::Loop]);
+        assert_eq!(
+            parse_bdev_list("best").unwrap()[..4],
+            [Kind::Btrfs, Kind::Zfs, Kind::Lvm, Kind::Dir]
+        );
+        assert_eq!(
+            parse_bdev_list("overlayfs,loop").unwrap(),
+            vec![Kind::Overlay, Kind::Loop]
+        );
         assert!(parse_bdev_list("dir,").is_err());
     }
 

@@ -61,7 +61,13 @@ pub struct CreateSpec {
 impl CreateSpec {
     /// A spec with only the container's directory and name set.
     pub fn new(container_dir: impl Into<PathBuf>, name: impl Into<String>) -> CreateSpec {
-        CreateSpec { container_dir: container_dir.into(), name: name.into(), dir: None, fstype: None, fssize: None }
+        CreateSpec {
+            container_dir: container_dir.into(),
+            name: name.into(),
+            dir: None,
+            fstype: None,
+            fssize: None,
+        }
     }
 }
 
@@ -148,13 +154,18 @@ pub fn create(kind: Kind, spec: &CreateSpec) -> Result<Box<dyn BackingStore>, St
         Kind::Overlay => Ok(Box::new(OverlayStore::create(spec)?)),
         Kind::Loop => Ok(Box::new(LoopStore::create(spec)?)),
         Kind::Btrfs => Ok(Box::new(BtrfsStore::create(spec)?)),
-        other => Err(StorageError::Unsupported { kind: other.name().to_string() }),
+        other => Err(StorageError::Unsupported {
+            kind: other.name().to_string(),
+        }),
     }
 }
 
 /// Tries each kind of a `-B` list (`best`, `lvm,dir`, …) in order; the first that can
 /// be created wins. The error of the last one tried is returned when none can.
-pub fn create_first(kinds: &[Kind], spec: &CreateSpec) -> Result<Box<dyn BackingStore>, StorageError> {
+pub fn create_first(
+    kinds: &[Kind],
+    spec: &CreateSpec,
+) -> Result<Box<dyn BackingStore>, StorageError> {
     let mut last = None;
     for k in kinds {
         match create(*k, spec) {
@@ -162,7 +173,9 @@ pub fn create_first(kinds: &[Kind], spec: &CreateSpec) -> Result<Box<dyn Backing
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or(StorageError::Unsupported { kind: "(none)".into() }))
+    Err(last.unwrap_or(StorageError::Unsupported {
+        kind: "(none)".into(),
+    }))
 }
 
 /// Opens the store named by an `lxc.rootfs.path` value (`[type:]path`).
@@ -177,7 +190,9 @@ pub fn open(rootfs_path: &str) -> Result<Box<dyn BackingStore>, StorageError> {
         Kind::Overlay => Ok(Box::new(OverlayStore::parse(path)?)),
         Kind::Loop => Ok(Box::new(LoopStore::open(Path::new(path)))),
         Kind::Btrfs => Ok(Box::new(BtrfsStore::open(Path::new(path)))),
-        other => Err(StorageError::Unsupported { kind: other.name().to_string() }),
+        other => Err(StorageError::Unsupported {
+            kind: other.name().to_string(),
+        }),
     }
 }
 
@@ -190,7 +205,10 @@ mod tests {
         let s = open("overlay:/var/lib/lxc/a/rootfs:/var/lib/lxc/b/overlay/delta").unwrap();
         assert_eq!(s.kind(), Kind::Overlay);
         assert!(s.needs_rdep());
-        assert_eq!(s.rootfs_path(), "overlay:/var/lib/lxc/a/rootfs:/var/lib/lxc/b/overlay/delta");
+        assert_eq!(
+            s.rootfs_path(),
+            "overlay:/var/lib/lxc/a/rootfs:/var/lib/lxc/b/overlay/delta"
+        );
         let s = open("overlayfs:/l1:/l2:/c/overlay/delta").unwrap();
         assert_eq!(s.rootfs_path(), "overlay:/l1:/l2:/c/overlay/delta");
         let s = open("loop:/var/lib/lxc/c1/rootdev").unwrap();
@@ -201,9 +219,18 @@ mod tests {
         assert!(s.capabilities().can_snapshot && s.capabilities().instant_clone);
         assert_eq!(open("dir:/x").unwrap().direct_tree(), Some(Path::new("/x")));
         let e = open("zfs:tank/c1").unwrap_err().to_string();
-        assert_eq!(e.lines().next().unwrap(), "backing store 'zfs' is not supported yet");
-        assert!(open("lvm:/dev/vg/c1").unwrap_err().to_string().contains("'lvm' is not supported yet"));
-        assert!(open("overlay:/only-one").unwrap_err().to_string().contains("lower"));
+        assert_eq!(
+            e.lines().next().unwrap(),
+            "backing store 'zfs' is not supported yet"
+        );
+        assert!(open("lvm:/dev/vg/c1")
+            .unwrap_err()
+            .to_string()
+            .contains("'lvm' is not supported yet"));
+        assert!(open("overlay:/only-one")
+            .unwrap_err()
+            .to_string()
+            .contains("lower"));
     }
 
     #[test]
@@ -213,10 +240,21 @@ mod tests {
         let d = create(Kind::Dir, &spec).unwrap();
         assert_eq!(
             d.capabilities(),
-            Capabilities { can_snapshot: false, can_backup: true, instant_clone: false, block_based: false }
+            Capabilities {
+                can_snapshot: false,
+                can_backup: true,
+                instant_clone: false,
+                block_based: false
+            }
         );
-        let e = d.snapshot(&CreateSpec::new(t.path().join("c2"), "c2")).unwrap_err().to_string();
-        assert!(e.starts_with("the dir backing store cannot take snapshots"), "{e}");
+        let e = d
+            .snapshot(&CreateSpec::new(t.path().join("c2"), "c2"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("the dir backing store cannot take snapshots"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -228,9 +266,15 @@ mod tests {
         let spec = CreateSpec::new(t.path().join("c1"), "c1");
         let s = create_first(&parse_bdev_list("best").unwrap(), &spec).unwrap();
         assert_eq!(s.kind(), Kind::Dir);
-        assert_eq!(s.rootfs_path(), format!("dir:{}", t.path().join("c1/rootfs").display()));
+        assert_eq!(
+            s.rootfs_path(),
+            format!("dir:{}", t.path().join("c1/rootfs").display())
+        );
         // The failed btrfs attempt left nothing but the container dir.
-        let names: Vec<_> = std::fs::read_dir(t.path().join("c1")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(t.path().join("c1"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("rootfs")]);
     }
 }

@@ -80,11 +80,19 @@ const ATTACH_TRIES: usize = 16;
 /// Attaches `image` to a free loop device with autoclear (read-only if asked, or if the
 /// image cannot be opened for writing).
 pub fn attach(image: &Path, readonly: bool) -> Result<LoopDevice, StorageError> {
-    let lerr = |why: String| StorageError::Loop { image: image.to_path_buf(), why };
+    let lerr = |why: String| StorageError::Loop {
+        image: image.to_path_buf(),
+        why,
+    };
     let (backing, readonly) = match OpenOptions::new().read(true).write(!readonly).open(image) {
         Ok(f) => (f, readonly),
-        Err(e) if !readonly && matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EROFS)) => {
-            (File::open(image).map_err(|e| StorageError::io("open loop image", image, e))?, true)
+        Err(e)
+            if !readonly && matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EROFS)) =>
+        {
+            (
+                File::open(image).map_err(|e| StorageError::io("open loop image", image, e))?,
+                true,
+            )
         }
         Err(e) => return Err(StorageError::io("open loop image", image, e)),
     };
@@ -92,7 +100,11 @@ pub fn attach(image: &Path, readonly: bool) -> Result<LoopDevice, StorageError> 
         .read(true)
         .write(true)
         .open("/dev/loop-control")
-        .map_err(|e| lerr(format!("cannot open /dev/loop-control: {e}\nhint: load the loop module (modprobe loop)")))?;
+        .map_err(|e| {
+            lerr(format!(
+                "cannot open /dev/loop-control: {e}\nhint: load the loop module (modprobe loop)"
+            ))
+        })?;
     let mut info = LoopInfo64 {
         lo_device: 0,
         lo_inode: 0,
@@ -111,17 +123,24 @@ pub fn attach(image: &Path, readonly: bool) -> Result<LoopDevice, StorageError> 
     let name = image.as_os_str().as_encoded_bytes();
     let n = name.len().min(LO_NAME_SIZE - 1);
     info.lo_file_name[..n].copy_from_slice(&name[..n]);
-    let backing_fd = u32::try_from(backing.as_raw_fd()).map_err(|_| lerr("bad file descriptor".into()))?;
+    let backing_fd =
+        u32::try_from(backing.as_raw_fd()).map_err(|_| lerr("bad file descriptor".into()))?;
 
     for _ in 0..ATTACH_TRIES {
         // SAFETY: LOOP_CTL_GET_FREE takes no argument; ctl is an open loop-control fd.
-        let nr = unsafe { loop_ctl_get_free(ctl.as_raw_fd()) }.map_err(|e| lerr(format!("no free loop device: {e}")))?;
+        let nr = unsafe { loop_ctl_get_free(ctl.as_raw_fd()) }
+            .map_err(|e| lerr(format!("no free loop device: {e}")))?;
         let path = PathBuf::from(format!("/dev/loop{nr}"));
         let dev = match OpenOptions::new().read(true).write(!readonly).open(&path) {
             Ok(d) => d,
             Err(e) => return Err(lerr(format!("cannot open {}: {e}", path.display()))),
         };
-        let cfg = LoopConfig { fd: backing_fd, block_size: 0, info, reserved: [0; 8] };
+        let cfg = LoopConfig {
+            fd: backing_fd,
+            block_size: 0,
+            info,
+            reserved: [0; 8],
+        };
         // SAFETY: cfg is a fully initialised struct loop_config that outlives the call;
         // the kernel only reads it.
         match unsafe { loop_configure(dev.as_raw_fd(), &cfg) } {
@@ -129,15 +148,19 @@ pub fn attach(image: &Path, readonly: bool) -> Result<LoopDevice, StorageError> 
             // Someone took this device since GET_FREE: ask for another.
             Err(nix::Error::EBUSY) => continue,
             // Before Linux 5.8: LOOP_SET_FD, then the flags with LOOP_SET_STATUS64.
-            Err(nix::Error::EINVAL) | Err(nix::Error::ENOTTY) => match attach_legacy(&dev, backing_fd, &info) {
-                Ok(()) => return Ok(LoopDevice { dev, path }),
-                Err(nix::Error::EBUSY) => continue,
-                Err(e) => return Err(lerr(format!("{}: {e}", path.display()))),
-            },
+            Err(nix::Error::EINVAL) | Err(nix::Error::ENOTTY) => {
+                match attach_legacy(&dev, backing_fd, &info) {
+                    Ok(()) => return Ok(LoopDevice { dev, path }),
+                    Err(nix::Error::EBUSY) => continue,
+                    Err(e) => return Err(lerr(format!("{}: {e}", path.display()))),
+                }
+            }
             Err(e) => return Err(lerr(format!("{}: {e}", path.display()))),
         }
     }
-    Err(lerr(format!("every free loop device was taken by others {ATTACH_TRIES} times in a row")))
+    Err(lerr(format!(
+        "every free loop device was taken by others {ATTACH_TRIES} times in a row"
+    )))
 }
 
 fn attach_legacy(dev: &File, backing_fd: u32, info: &LoopInfo64) -> nix::Result<()> {
@@ -157,7 +180,9 @@ fn attach_legacy(dev: &File, backing_fd: u32, info: &LoopInfo64) -> nix::Result<
 /// The loop devices whose backing file is `path` or below it, as (`loopN`, backing
 /// file) pairs, from `/sys/block/loop*/loop/backing_file`.
 pub fn devices_backed_by(path: &Path) -> Vec<(String, PathBuf)> {
-    let Ok(rd) = std::fs::read_dir("/sys/block") else { return Vec::new() };
+    let Ok(rd) = std::fs::read_dir("/sys/block") else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use nix::mount::MsFlags;
 
 use crate::kind::Kind;
-use crate::{block, loopdev, mountns, BackingStore, Capabilities, CreateSpec, StorageError, DEFAULT_FSSIZE, DEFAULT_FSTYPE};
+use crate::{
+    block, loopdev, mountns, BackingStore, Capabilities, CreateSpec, StorageError, DEFAULT_FSSIZE,
+    DEFAULT_FSTYPE,
+};
 
 /// A filesystem image file.
 #[derive(Debug, Clone)]
@@ -24,12 +27,15 @@ impl LoopStore {
         block::check_fstype(fstype)?;
         let size = spec.fssize.unwrap_or(DEFAULT_FSSIZE);
         if size == 0 {
-            return Err(StorageError::Invalid("--fssize must be larger than 0".into()));
+            return Err(StorageError::Invalid(
+                "--fssize must be larger than 0".into(),
+            ));
         }
         std::fs::create_dir_all(&spec.container_dir)
             .map_err(|e| StorageError::io("create container directory", &spec.container_dir, e))?;
         let image = spec.container_dir.join("rootdev");
-        let f = File::create_new(&image).map_err(|e| StorageError::write("create loop image", &image, e))?;
+        let f = File::create_new(&image)
+            .map_err(|e| StorageError::write("create loop image", &image, e))?;
         // A length without writes: the image takes no space until the filesystem uses it.
         let made = f
             .set_len(size)
@@ -44,7 +50,9 @@ impl LoopStore {
 
     /// An existing image.
     pub fn open(image: &Path) -> LoopStore {
-        LoopStore { image: image.to_path_buf() }
+        LoopStore {
+            image: image.to_path_buf(),
+        }
     }
 }
 
@@ -54,7 +62,12 @@ impl BackingStore for LoopStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { can_snapshot: false, can_backup: true, instant_clone: false, block_based: true }
+        Capabilities {
+            can_snapshot: false,
+            can_backup: true,
+            instant_clone: false,
+            block_based: true,
+        }
     }
 
     fn rootfs_path(&self) -> String {
@@ -78,7 +91,9 @@ impl BackingStore for LoopStore {
 
     fn destroy(&self) -> Result<(), StorageError> {
         match std::fs::remove_file(&self.image) {
-            Err(e) if e.kind() != ErrorKind::NotFound => Err(StorageError::io("remove loop image", &self.image, e)),
+            Err(e) if e.kind() != ErrorKind::NotFound => {
+                Err(StorageError::io("remove loop image", &self.image, e))
+            }
             _ => Ok(()),
         }
     }

@@ -23,10 +23,17 @@ where
 {
     std::thread::scope(|s| {
         let h = s.spawn(|| {
-            unshare(CloneFlags::CLONE_NEWNS).map_err(|e| StorageError::io("unshare the mount namespace for", "/", e.into()))?;
+            unshare(CloneFlags::CLONE_NEWNS)
+                .map_err(|e| StorageError::io("unshare the mount namespace for", "/", e.into()))?;
             // Otherwise mounts made here would propagate back to a shared host `/`.
-            mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-                .map_err(|e| StorageError::io("make private the mounts of", "/", e.into()))?;
+            mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )
+            .map_err(|e| StorageError::io("make private the mounts of", "/", e.into()))?;
             f()
         });
         match h.join() {
@@ -89,9 +96,16 @@ pub(crate) struct Mounted<'a> {
 }
 
 impl<'a> Mounted<'a> {
-    pub(crate) fn new(store: &'a dyn BackingStore, target: &Path) -> Result<Mounted<'a>, StorageError> {
+    pub(crate) fn new(
+        store: &'a dyn BackingStore,
+        target: &Path,
+    ) -> Result<Mounted<'a>, StorageError> {
         store.mount(target)?;
-        Ok(Mounted { store, target: target.to_path_buf(), mounted: true })
+        Ok(Mounted {
+            store,
+            target: target.to_path_buf(),
+            mounted: true,
+        })
     }
 
     pub(crate) fn root(&self) -> &Path {
@@ -118,9 +132,8 @@ impl Drop for Mounted<'_> {
 pub(crate) fn unmount(target: &Path) -> Result<(), StorageError> {
     match umount2(target, MntFlags::empty()) {
         Ok(()) => Ok(()),
-        Err(nix::Error::EBUSY) => {
-            umount2(target, MntFlags::MNT_DETACH).map_err(|e| StorageError::io("unmount", target, e.into()))
-        }
+        Err(nix::Error::EBUSY) => umount2(target, MntFlags::MNT_DETACH)
+            .map_err(|e| StorageError::io("unmount", target, e.into())),
         Err(e) => Err(StorageError::io("unmount", target, e.into())),
     }
 }

@@ -28,7 +28,9 @@ impl OverlayStore {
             ))
         };
         if parts.len() < 2 {
-            return Err(bad("it needs at least one lower directory and an upper one"));
+            return Err(bad(
+                "it needs at least one lower directory and an upper one",
+            ));
         }
         if let Some(p) = parts.iter().find(|p| !p.starts_with('/')) {
             return Err(bad(&format!("'{p}' is not an absolute path")));
@@ -37,15 +39,22 @@ impl OverlayStore {
         if Path::new(upper).parent().is_none() {
             return Err(bad("the upper directory cannot be /"));
         }
-        Ok(OverlayStore { lowers: lowers.iter().map(PathBuf::from).collect(), upper: PathBuf::from(upper) })
+        Ok(OverlayStore {
+            lowers: lowers.iter().map(PathBuf::from).collect(),
+            upper: PathBuf::from(upper),
+        })
     }
 
     /// A new overlay container: an empty lower `<c>/rootfs` for the template to fill, and
     /// an empty `<c>/overlay/delta` and `<c>/overlay/work`.
     pub fn create(spec: &CreateSpec) -> Result<OverlayStore, StorageError> {
         let lower = spec.container_dir.join("rootfs");
-        std::fs::create_dir_all(&lower).map_err(|e| StorageError::io("create overlay lower directory", &lower, e))?;
-        let s = OverlayStore { lowers: vec![lower], upper: upper_of(&spec.container_dir) };
+        std::fs::create_dir_all(&lower)
+            .map_err(|e| StorageError::io("create overlay lower directory", &lower, e))?;
+        let s = OverlayStore {
+            lowers: vec![lower],
+            upper: upper_of(&spec.container_dir),
+        };
         s.make_upper()?;
         Ok(s)
     }
@@ -68,11 +77,14 @@ impl OverlayStore {
     /// Makes the (new, empty) upper and work directories.
     fn make_upper(&self) -> Result<(), StorageError> {
         if let Some(parent) = self.upper.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| StorageError::io("create overlay directory", parent, e))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StorageError::io("create overlay directory", parent, e))?;
         }
-        std::fs::create_dir(&self.upper).map_err(|e| StorageError::write("create overlay upper directory", &self.upper, e))?;
+        std::fs::create_dir(&self.upper)
+            .map_err(|e| StorageError::write("create overlay upper directory", &self.upper, e))?;
         let work = self.work();
-        std::fs::create_dir_all(&work).map_err(|e| StorageError::write("create overlay work directory", &work, e))
+        std::fs::create_dir_all(&work)
+            .map_err(|e| StorageError::write("create overlay work directory", &work, e))
     }
 
     /// The mount options: the kernel parses `:` and `,` in them, so paths with those
@@ -80,13 +92,26 @@ impl OverlayStore {
     fn mount_options(&self) -> Result<String, StorageError> {
         let work = self.work();
         for p in self.lowers.iter().chain([&self.upper, &work]) {
-            let s = p.to_str().ok_or_else(|| StorageError::Invalid(format!("overlay path {} is not UTF-8", p.display())))?;
+            let s = p.to_str().ok_or_else(|| {
+                StorageError::Invalid(format!("overlay path {} is not UTF-8", p.display()))
+            })?;
             if s.contains([',', ':']) {
-                return Err(StorageError::Invalid(format!("overlay path {s} contains ',' or ':', which overlayfs options cannot hold")));
+                return Err(StorageError::Invalid(format!(
+                    "overlay path {s} contains ',' or ':', which overlayfs options cannot hold"
+                )));
             }
         }
-        let lowers: Vec<String> = self.lowers.iter().map(|p| p.display().to_string()).collect();
-        Ok(format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), self.upper.display(), work.display()))
+        let lowers: Vec<String> = self
+            .lowers
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        Ok(format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lowers.join(":"),
+            self.upper.display(),
+            work.display()
+        ))
     }
 }
 
@@ -101,7 +126,12 @@ impl BackingStore for OverlayStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { can_snapshot: true, can_backup: true, instant_clone: true, block_based: false }
+        Capabilities {
+            can_snapshot: true,
+            can_backup: true,
+            instant_clone: true,
+            block_based: false,
+        }
     }
 
     fn rootfs_path(&self) -> String {
@@ -131,9 +161,16 @@ impl BackingStore for OverlayStore {
     fn mount(&self, target: &Path) -> Result<(), StorageError> {
         let opts = self.mount_options()?;
         let work = self.work();
-        std::fs::create_dir_all(&work).map_err(|e| StorageError::io("create overlay work directory", &work, e))?;
-        mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(opts.as_str()))
-            .map_err(|e| StorageError::mount(format!("overlay ({opts})"), target, e))
+        std::fs::create_dir_all(&work)
+            .map_err(|e| StorageError::io("create overlay work directory", &work, e))?;
+        mount(
+            Some("overlay"),
+            target,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(opts.as_str()),
+        )
+        .map_err(|e| StorageError::mount(format!("overlay ({opts})"), target, e))
     }
 
     fn umount(&self, target: &Path) -> Result<(), StorageError> {
@@ -165,7 +202,10 @@ impl BackingStore for OverlayStore {
 /// (dir, btrfs) the tree becomes the lower; over an overlay the lowers are kept and the
 /// old upper is copied into the new one. The new upper's root takes the owner and mode
 /// of the tree's root, since overlayfs shows the upper root's.
-pub(crate) fn snapshot_of(src: &dyn BackingStore, spec: &CreateSpec) -> Result<OverlayStore, StorageError> {
+pub(crate) fn snapshot_of(
+    src: &dyn BackingStore,
+    spec: &CreateSpec,
+) -> Result<OverlayStore, StorageError> {
     let (lowers, old_upper) = if src.kind() == Kind::Overlay {
         let o = OverlayStore::parse(split_rootfs_path(&src.rootfs_path()).1)?;
         (o.lowers, Some(o.upper))
@@ -178,7 +218,10 @@ pub(crate) fn snapshot_of(src: &dyn BackingStore, spec: &CreateSpec) -> Result<O
             hint: "make a full copy instead (lxc-copy without -s)".into(),
         });
     };
-    let new = OverlayStore { lowers, upper: upper_of(&spec.container_dir) };
+    let new = OverlayStore {
+        lowers,
+        upper: upper_of(&spec.container_dir),
+    };
     new.make_upper()?;
     let filled = match &old_upper {
         Some(old) => copy::copy_tree(old, &new.upper, &copy::CopyOptions::default()).map(drop),
@@ -201,13 +244,19 @@ mod tests {
         assert_eq!(o.lowers(), [PathBuf::from("/a/rootfs")]);
         assert_eq!(o.upper(), Path::new("/b/overlay/delta"));
         assert_eq!(o.work(), Path::new("/b/overlay/work"));
-        assert_eq!(o.mount_options().unwrap(), "lowerdir=/a/rootfs,upperdir=/b/overlay/delta,workdir=/b/overlay/work");
+        assert_eq!(
+            o.mount_options().unwrap(),
+            "lowerdir=/a/rootfs,upperdir=/b/overlay/delta,workdir=/b/overlay/work"
+        );
         let o = OverlayStore::parse("/l1:/l2:/c/overlay/delta").unwrap();
         assert_eq!(o.lowers().len(), 2);
         assert_eq!(o.rootfs_path(), "overlay:/l1:/l2:/c/overlay/delta");
         assert!(o.mount_options().unwrap().starts_with("lowerdir=/l1:/l2,"));
         assert!(OverlayStore::parse("/only").is_err());
-        assert!(OverlayStore::parse("rel:/u").unwrap_err().to_string().contains("'rel' is not an absolute path"));
+        assert!(OverlayStore::parse("rel:/u")
+            .unwrap_err()
+            .to_string()
+            .contains("'rel' is not an absolute path"));
         assert!(OverlayStore::parse("/l:/").is_err());
     }
 
@@ -226,7 +275,9 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let spec = CreateSpec::new(t.path().join("c1"), "c1");
         let s = OverlayStore::create(&spec).unwrap();
-        assert!(t.path().join("c1/overlay/delta").is_dir() && t.path().join("c1/overlay/work").is_dir());
+        assert!(
+            t.path().join("c1/overlay/delta").is_dir() && t.path().join("c1/overlay/work").is_dir()
+        );
         std::fs::write(t.path().join("c1/rootfs/f"), b"x").unwrap();
         s.destroy().unwrap();
         assert!(!t.path().join("c1/overlay").exists());

@@ -10,13 +10,25 @@ use common::{assert_same_tree, make_fixture, LoopFs, Sandbox, Tmpfs};
 use lxcrs_storage::copy::{copy_tree, CopyOptions, Progress};
 
 fn opts(threads: usize) -> CopyOptions {
-    CopyOptions { progress: Progress::Never, threads, reflink: true }
+    CopyOptions {
+        progress: Progress::Never,
+        threads,
+        reflink: true,
+    }
 }
 
 fn rsync(src: &Path, dst: &Path) {
     let s = format!("{}/", src.display());
     let d = format!("{}/", dst.display());
-    common::run("rsync", &[OsStr::new("-aHAXS"), OsStr::new("--numeric-ids"), OsStr::new(&s), OsStr::new(&d)]);
+    common::run(
+        "rsync",
+        &[
+            OsStr::new("-aHAXS"),
+            OsStr::new("--numeric-ids"),
+            OsStr::new(&s),
+            OsStr::new(&d),
+        ],
+    );
 }
 
 #[test]
@@ -55,18 +67,35 @@ fn out_of_space_names_the_path_and_removes_the_partial_copy() {
     std::fs::create_dir(&src).unwrap();
     make_fixture(&src);
     for i in 0..4 {
-        std::fs::write(src.join(format!("usr/lib/blob{i}")), vec![i as u8 + 1; 8 << 20]).unwrap();
+        std::fs::write(
+            src.join(format!("usr/lib/blob{i}")),
+            vec![i as u8 + 1; 8 << 20],
+        )
+        .unwrap();
     }
     let small = Tmpfs::new(&sb, "small", 16 << 20);
     std::fs::write(small.mnt.join("was-here"), b"keep me").unwrap();
 
     let err = copy_tree(&src, &small.mnt, &opts(2)).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("no space left on the destination filesystem"), "{msg}");
-    assert!(msg.contains(&small.mnt.display().to_string()), "the error names no path below the destination: {msg}");
+    assert!(
+        msg.contains("no space left on the destination filesystem"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&small.mnt.display().to_string()),
+        "the error names no path below the destination: {msg}"
+    );
     assert!(matches!(err, lxcrs_storage::StorageError::NoSpace { .. }));
-    let left: Vec<_> = std::fs::read_dir(&small.mnt).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(left, vec![std::ffi::OsString::from("was-here")], "the partial copy was not removed");
+    let left: Vec<_> = std::fs::read_dir(&small.mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        vec![std::ffi::OsString::from("was-here")],
+        "the partial copy was not removed"
+    );
     drop(small);
     sb.assert_clean();
 }
@@ -83,7 +112,10 @@ fn reflinks_on_btrfs_and_stays_faithful() {
     let dst = fs.mnt.join("dst");
     std::fs::create_dir(&dst).unwrap();
     let stats = copy_tree(&src, &dst, &opts(0)).unwrap();
-    assert!(stats.reflinked > 0, "no file was reflinked on btrfs: {stats:?}");
+    assert!(
+        stats.reflinked > 0,
+        "no file was reflinked on btrfs: {stats:?}"
+    );
     assert_same_tree(&src, &dst, &[]);
     fs.unmount();
     sb.assert_clean();
@@ -112,8 +144,12 @@ fn stops_at_mount_points_inside_the_source() {
 fn source_must_be_a_directory() {
     let t = tempfile::tempdir().unwrap();
     std::fs::write(t.path().join("f"), b"").unwrap();
-    let e = copy_tree(&t.path().join("f"), t.path(), &opts(1)).unwrap_err().to_string();
+    let e = copy_tree(&t.path().join("f"), t.path(), &opts(1))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("is not a directory"), "{e}");
-    let e = copy_tree(t.path(), &t.path().join("missing"), &opts(1)).unwrap_err().to_string();
+    let e = copy_tree(t.path(), &t.path().join("missing"), &opts(1))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("failed to read copy destination"), "{e}");
 }

@@ -123,6 +123,15 @@ fn ns_of(pid: &str, ns: &str) -> Option<u64> {
 
 fn foreign_process(pid: u32, lxcpath: &str) -> Option<String> {
     let p = pid.to_string();
+    // A zombie is an exited process whose parent (here: a PID 1 that never reaps, as in
+    // some sandboxes) has not collected it: nothing of it is left to leak.
+    let stat = fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+    if stat
+        .rsplit_once(") ")
+        .is_some_and(|(_, r)| r.starts_with('Z'))
+    {
+        return None;
+    }
     let cmdline = fs::read(format!("/proc/{p}/cmdline")).ok()?;
     let cmd = String::from_utf8_lossy(&cmdline).replace('\0', " ");
     // A process that is exiting has no readable namespaces: not a leak.
@@ -134,5 +143,23 @@ fn foreign_process(pid: u32, lxcpath: &str) -> Option<String> {
         Some(format!("{pid} {}", cmd.trim()))
     } else {
         None
+    }
+}
+
+/// On a host shared with other test suites (`LXCRS_TEST_SHARED_HOST=1`, e.g. several
+/// developers' runs at once), only what is provably this test's counts: things named
+/// after the lxcpath or after this process's container names (which embed our pid),
+/// and netdevs whose ifalias tag names the lxcpath.
+pub(crate) fn provably_ours(line: &str, lxcpath: &str) -> bool {
+    let ours = format!("{}-", std::process::id());
+    if let Some(rest) = line.strip_prefix("process: ") {
+        let pid = rest.split_whitespace().next().unwrap_or("");
+        let cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        (cgroup.contains("lxcrs.") && cgroup.contains(&ours)) || rest.contains(lxcpath)
+    } else if let Some(dev) = line.strip_prefix("netdev: ") {
+        let alias = fs::read_to_string(format!("/sys/class/net/{dev}/ifalias"));
+        alias.is_ok_and(|a| a.contains(lxcpath) || a.contains(&ours))
+    } else {
+        line.contains(lxcpath) || line.contains(&ours)
     }
 }

@@ -227,6 +227,14 @@ fn start_from_rcfile_with_defines_and_pidfile() {
     // Start a *different* name from the first container's config file, with -s overrides.
     let rc = env.lxcpath().join(&n).join("config");
     let other = env.unique_name("vol");
+    // `other` has no directory in the lxcpath, so the env's cleanup would not see it.
+    struct Kill<'a>(&'a lxcrs_tests::Env, &'a str);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.lxc("lxc-stop", &["-n", self.1, "-k"]);
+        }
+    }
+    let kill = Kill(&env, &other);
     let pidfile = env.lxcpath().join("monitor.pid");
     env.ok(
         "lxc-start",
@@ -270,5 +278,6 @@ fn start_from_rcfile_with_defines_and_pidfile() {
     assert_ne!(out.status.code(), Some(0));
     assert!(text(&out).1.contains("did not finish"), "{}", text(&out).1);
     std::fs::remove_file(env.lxcpath().join(&n).join("partial")).unwrap();
+    drop(kill);
     runtime_support::finish(env, before);
 }

@@ -12,7 +12,9 @@ fn vm_dir() -> PathBuf {
 }
 
 fn vm_tests_enabled() -> bool {
-    std::env::var("LXCRS_VM_TESTS").map(|v| v == "1").unwrap_or(false)
+    std::env::var("LXCRS_VM_TESTS")
+        .map(|v| v == "1")
+        .unwrap_or(false)
 }
 
 /// Runs a vm/ script, its output going straight to the test's stdout/stderr, and asserts
@@ -20,9 +22,15 @@ fn vm_tests_enabled() -> bool {
 fn run(script: &str) {
     let path = vm_dir().join(script);
     let t = Instant::now();
-    let status = Command::new(&path).status().unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
+    let status = Command::new(&path)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
     eprintln!("{script}: {status} after {:.1}s", t.elapsed().as_secs_f64());
-    assert!(status.success(), "{} failed with {status} (see its output above)", path.display());
+    assert!(
+        status.success(),
+        "{} failed with {status} (see its output above)",
+        path.display()
+    );
 }
 
 #[test]

@@ -57,7 +57,48 @@ impl Common {
         for l in lines {
             eprintln!("{l}");
         }
+        self.log("ERROR", &format!("{prefix}{text}"));
     }
+
+    /// Appends a line to the `-o` log file when its priority passes `-l` (default ERROR),
+    /// in LXC's `<prog> <timestamp> <PRIORITY> <message>` shape.
+    pub fn log(&self, priority: &str, msg: &str) {
+        let Some(file) = &self.logfile else { return };
+        let threshold = self.logpriority.as_deref().and_then(level).unwrap_or(3);
+        if level(priority).unwrap_or(8) > threshold {
+            return;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let line = format!(
+            "{} {}.{:03} {priority} {msg}\n",
+            self.prog,
+            now.as_secs(),
+            now.subsec_millis()
+        );
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)
+        {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+}
+
+/// LXC's log priorities by name or number (0 = FATAL … 8 = TRACE).
+pub fn level(p: &str) -> Option<u8> {
+    const NAMES: [&str; 9] = [
+        "FATAL", "ALERT", "CRIT", "ERROR", "WARN", "NOTICE", "INFO", "DEBUG", "TRACE",
+    ];
+    let up = p.to_ascii_uppercase();
+    NAMES
+        .iter()
+        .position(|n| *n == up)
+        .map(|i| i as u8)
+        .or_else(|| p.parse::<u8>().ok().filter(|n| *n <= 8))
 }
 
 /// A `clap::Command` for tool `prog` with the common options already added.
@@ -171,6 +212,15 @@ pub fn parse(
     if m.get_flag("version") {
         println!("{VERSION}");
         return Err(0);
+    }
+    if let Some(p) = m.get_one::<String>("logpriority") {
+        if level(p).is_none() {
+            eprintln!("{prog}: invalid log priority {p:?}");
+            eprintln!(
+                "hint: use one of FATAL ALERT CRIT ERROR WARN NOTICE INFO DEBUG TRACE, or 0-8"
+            );
+            return Err(1);
+        }
     }
     let mut name = m.get_one::<String>("name").cloned();
     if name.is_none() {

@@ -6,14 +6,18 @@ mod common;
 
 use std::path::Path;
 
+/// A tool's entry point: arguments (argv[0] included) → exit code.
+type Entry = fn(Vec<String>) -> i32;
+
 /// Every tool: its LXC name and its entry point.
-const TOOLS: &[(&str, fn(Vec<String>) -> i32)] = &[
+const TOOLS: &[(&str, Entry)] = &[
     ("lxc-attach", cmd::attach::main),
     ("lxc-cgroup", cmd::cgroup::main),
     ("lxc-config", cmd::config::main),
     ("lxc-console", cmd::console::main),
     ("lxc-create", cmd::create::main),
     ("lxc-destroy", cmd::destroy::main),
+    ("lxc-device", cmd::device::main),
     ("lxc-execute", cmd::execute::main),
     ("lxc-freeze", cmd::freeze::main),
     ("lxc-info", cmd::info::main),

@@ -250,8 +250,30 @@ fn second(
     } else {
         argv.to_vec()
     };
-    let env = opts.env.build(env);
+    let mut env = opts.env.build(env);
+    // A cleared environment still needs a HOME (the user's, from the container's
+    // passwd) and a TERM when there is a terminal, or shells and tools misbehave.
+    if !env.iter().any(|(k, _)| k == "HOME") {
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        env.push((
+            "HOME".into(),
+            home_of(&passwd, uid).unwrap_or_else(|| "/".into()),
+        ));
+    }
+    if !env.iter().any(|(k, _)| k == "TERM")
+        && nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
+    {
+        env.push(("TERM".into(), "linux".into()));
+    }
     exec(&argv, &env)
+}
+
+/// The home directory of `uid` in a passwd text.
+pub(super) fn home_of(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 7 && f[2].parse() == Ok(uid) && !f[5].is_empty()).then(|| f[5].to_string())
+    })
 }
 
 /// The user's shell from the container's /etc/passwd, else /bin/sh.
@@ -342,5 +364,8 @@ mod tests {
         assert_eq!(shell_of(p, 0).as_deref(), Some("/bin/ash"));
         assert_eq!(shell_of(p, 1000), None);
         assert_eq!(shell_of(p, 5), None);
+        assert_eq!(home_of(p, 0).as_deref(), Some("/root"));
+        assert_eq!(home_of(p, 1000).as_deref(), Some("/home/bob"));
+        assert_eq!(home_of(p, 5), None);
     }
 }

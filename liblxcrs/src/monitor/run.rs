@@ -50,6 +50,10 @@ pub(super) struct Monitor {
     pub ttys: Vec<TtySlot>,
     /// Slave fds we hold on the console and ttys (see `payload::spawn`).
     pub pty_peers: Vec<OwnedFd>,
+    /// The start sequence ran (post-stop hooks are due), and it succeeded at least once
+    /// (an ephemeral container may be destroyed).
+    pub spawn_attempted: bool,
+    pub ran: bool,
     /// The status socket to lxc-start, until the first RUNNING (or failure) is reported.
     pub status: Option<OwnedFd>,
 }
@@ -166,6 +170,8 @@ pub(super) fn run(lxcpath: PathBuf, name: String, status: OwnedFd) -> i32 {
         console: Console::default(),
         ttys: Vec::new(),
         pty_peers: Vec::new(),
+        spawn_attempted: false,
+        ran: false,
         status,
     };
     let code = m.lifetime();
@@ -248,6 +254,7 @@ impl Monitor {
             self.set_state(State::Starting);
             // init must not inherit our blocked signals.
             let _ = sigs.thread_unblock();
+            self.spawn_attempted = true;
             let spawned = payload::spawn(self);
             let _ = sigs.thread_block();
             if let Err(msg) = spawned {
@@ -255,6 +262,7 @@ impl Monitor {
                 return 1;
             }
             self.set_state(State::Running);
+            self.ran = true;
             if self.status.is_some() {
                 report(
                     &self.status,
@@ -305,6 +313,13 @@ impl Monitor {
                 "lxc-start"
             };
             eprintln!("{tool}: {}: {msg}", self.name);
+            if !self.opts.execute {
+                eprintln!("{tool}: {}: The container failed to start", self.name);
+                eprintln!(
+                    "{tool}: {}: Additional information can be obtained by setting the --logfile and --logpriority options",
+                    self.name
+                );
+            }
         } else {
             report(&status, &StartStatus::Failed { msg });
         }
@@ -316,8 +331,11 @@ impl Monitor {
             self.set_state(State::Stopped);
         }
         self.listener = None;
-        payload::post_stop(self);
-        if self.loaded.ephemeral() {
+        if self.spawn_attempted {
+            payload::post_stop(self);
+        }
+        // Never for a start that failed: that could be a lock held by another command.
+        if self.ran && self.loaded.ephemeral() {
             payload::destroy_ephemeral(self);
         }
         // Open connections (lxc-wait, lxc-stop) see EOF when we exit.
@@ -518,7 +536,9 @@ impl Monitor {
     /// Stop hook, kill leftovers, cgroups, ptys, (post-stop runs in [`Monitor::finish`]
     /// or before a reboot's restart).
     fn teardown(&mut self, reboot: bool) {
-        payload::stop_hook(self, reboot);
+        if self.spawn_attempted {
+            payload::stop_hook(self, reboot);
+        }
         if let Some(mut p) = self.payload.take() {
             if let Err(e) = p.teardown_network() {
                 eprintln!("lxcrs-monitor: {}: network teardown: {e}", self.name);

@@ -26,7 +26,10 @@ pub struct NetSetup {
 impl NetSetup {
     /// Removes every host-side device, route and proxy entry; runs `script.down`.
     /// `container_netns` (init's netns, still open) lets phys devices go back to the host.
-    pub fn teardown(&self, container_netns: Option<std::os::fd::BorrowedFd<'_>>) -> Result<(), String> {
+    pub fn teardown(
+        &self,
+        container_netns: Option<std::os::fd::BorrowedFd<'_>>,
+    ) -> Result<(), String> {
         let mut errors = Vec::new();
         for (_, nic) in self.nics.iter().rev() {
             if let Err(errs) = net::teardown(nic, &self.ctx, container_netns.map(net::Netns::Fd)) {
@@ -49,13 +52,21 @@ pub fn owner(lxcpath: &Path, name: &str) -> String {
 
 /// Removes host devices a crashed monitor of this container left behind.
 pub fn cleanup_leftovers(lxcpath: &Path, name: &str) -> Result<(), String> {
-    net::cleanup_leftovers(&owner(lxcpath, name))
-        .map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
+    net::cleanup_leftovers(&owner(lxcpath, name)).map_err(|errs| {
+        errs.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
 }
 
 /// Whether the config gives init its own network namespace with devices to set up.
 pub fn wants_devices(config: &ContainerConfig) -> bool {
-    !config.shares_host_network() && config.net.values().any(|d| !matches!(d.kind, Some(cfg::NetType::None)))
+    !config.shares_host_network()
+        && config
+            .net
+            .values()
+            .any(|d| !matches!(d.kind, Some(cfg::NetType::None)))
 }
 
 /// Creates, moves and configures every NIC of `config` for init `pid`. On failure, what
@@ -65,7 +76,10 @@ pub fn setup(
     ctx: net::NetContext,
     pid: Pid,
 ) -> Result<NetSetup, StartError> {
-    let mut done = NetSetup { nics: Vec::new(), ctx };
+    let mut done = NetSetup {
+        nics: Vec::new(),
+        ctx,
+    };
     let result = (|| {
         let specs = config
             .net
@@ -78,7 +92,10 @@ pub fn setup(
             }
             let nic = net::create_host_side(&spec, &done.ctx).map_err(net_err)?;
             done.nics.push((spec, nic));
-            let (_, nic) = done.nics.last().ok_or_else(|| StartError::config("lxc.net", "", "internal"))?;
+            let (_, nic) = done
+                .nics
+                .last()
+                .ok_or_else(|| StartError::config("lxc.net", "", "internal"))?;
             net::move_into_netns(nic, net::Netns::Pid(pid.as_raw())).map_err(net_err)?;
         }
         let nics = &done.nics;
@@ -111,11 +128,13 @@ fn net_err(e: net::NetError) -> StartError {
 }
 
 fn v4(c: &Ipv4Cidr, key: &str) -> Result<Ipv4Network, StartError> {
-    Ipv4Network::new(c.addr, c.prefix).map_err(|e| StartError::config(key, &c.addr.to_string(), &e.to_string()))
+    Ipv4Network::new(c.addr, c.prefix)
+        .map_err(|e| StartError::config(key, c.addr.to_string(), e.to_string()))
 }
 
 fn v6(c: &Ipv6Cidr, key: &str) -> Result<Ipv6Network, StartError> {
-    Ipv6Network::new(c.addr, c.prefix).map_err(|e| StartError::config(key, &c.addr.to_string(), &e.to_string()))
+    Ipv6Network::new(c.addr, c.prefix)
+        .map_err(|e| StartError::config(key, c.addr.to_string(), e.to_string()))
 }
 
 fn gw<A: Copy>(g: &Option<CfgGateway<A>>) -> Option<net::Gateway<A>> {
@@ -130,12 +149,18 @@ fn gw<A: Copy>(g: &Option<CfgGateway<A>>) -> Option<net::Gateway<A>> {
 pub fn spec_of(index: u32, d: &cfg::NetDev) -> Result<net::NetDevSpec, StartError> {
     let key = |k: &str| format!("lxc.net.{index}.{k}");
     let kind = match d.kind {
-        None => return Err(StartError::config(&key("type"), "", "missing: set lxc.net.N.type first (veth, macvlan, ipvlan, vlan, phys, empty or none)")),
+        None => return Err(StartError::config(
+            key("type"),
+            "",
+            "missing: set lxc.net.N.type first (veth, macvlan, ipvlan, vlan, phys, empty or none)",
+        )),
         Some(cfg::NetType::Empty) => net::NetKind::Empty,
         Some(cfg::NetType::None) => net::NetKind::None,
         Some(cfg::NetType::Phys) => net::NetKind::Phys,
         Some(cfg::NetType::Vlan) => net::NetKind::Vlan {
-            id: d.vlan_id.ok_or_else(|| StartError::config(&key("vlan.id"), "", "missing: a vlan device needs its id"))?,
+            id: d.vlan_id.ok_or_else(|| {
+                StartError::config(key("vlan.id"), "", "missing: a vlan device needs its id")
+            })?,
         },
         Some(cfg::NetType::Macvlan) => net::NetKind::Macvlan(match d.macvlan_mode {
             None | Some(cfg::MacvlanMode::Private) => net::MacvlanMode::Private,
@@ -163,8 +188,16 @@ pub fn spec_of(index: u32, d: &cfg::NetDev) -> Result<net::NetDevSpec, StartErro
                     cfg::VethMode::Bridge => net::VethMode::Bridge,
                     cfg::VethMode::Router => net::VethMode::Router,
                 },
-                ipv4_routes: v.ipv4_routes.iter().map(|c| v4(c, &key("veth.ipv4.route"))).collect::<Result<_, _>>()?,
-                ipv6_routes: v.ipv6_routes.iter().map(|c| v6(c, &key("veth.ipv6.route"))).collect::<Result<_, _>>()?,
+                ipv4_routes: v
+                    .ipv4_routes
+                    .iter()
+                    .map(|c| v4(c, &key("veth.ipv4.route")))
+                    .collect::<Result<_, _>>()?,
+                ipv6_routes: v
+                    .ipv6_routes
+                    .iter()
+                    .map(|c| v6(c, &key("veth.ipv6.route")))
+                    .collect::<Result<_, _>>()?,
                 vlan_id: v.vlan_id.map(|x| match x {
                     cfg::VethVlan::None => net::VethVlan::None,
                     cfg::VethVlan::Id(i) => net::VethVlan::Id(i),
@@ -184,10 +217,19 @@ pub fn spec_of(index: u32, d: &cfg::NetDev) -> Result<net::NetDevSpec, StartErro
     s.ipv4 = d
         .ipv4
         .iter()
-        .map(|c| Ok(net::Ipv4Address { net: v4(c, &key("ipv4.address"))?, broadcast: c.broadcast }))
+        .map(|c| {
+            Ok(net::Ipv4Address {
+                net: v4(c, &key("ipv4.address"))?,
+                broadcast: c.broadcast,
+            })
+        })
         .collect::<Result<_, StartError>>()?;
     s.ipv4_gateway = gw::<Ipv4Addr>(&d.ipv4_gateway);
-    s.ipv6 = d.ipv6.iter().map(|c| v6(c, &key("ipv6.address"))).collect::<Result<_, _>>()?;
+    s.ipv6 = d
+        .ipv6
+        .iter()
+        .map(|c| v6(c, &key("ipv6.address")))
+        .collect::<Result<_, _>>()?;
     s.ipv6_gateway = gw::<Ipv6Addr>(&d.ipv6_gateway);
     s.l2proxy = d.l2proxy;
     s.script_up = d.script_up.as_ref().map(PathBuf::from);

@@ -227,7 +227,10 @@ fn setup_network(req: &StartRequest, spec: &Spec, pid: Pid) -> Result<net::NetSe
     }
     let mut env = vec![
         ("LXC_NAME".to_string(), req.name.to_string()),
-        ("LXC_CONFIG_FILE".to_string(), req.config_path.display().to_string()),
+        (
+            "LXC_CONFIG_FILE".to_string(),
+            req.config_path.display().to_string(),
+        ),
     ];
     if let Some(r) = &req.config.rootfs.path {
         env.push(("LXC_ROOTFS_PATH".to_string(), r.path.clone()));

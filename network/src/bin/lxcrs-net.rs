@@ -54,11 +54,17 @@ fn run() -> Result<ExitCode> {
                     s.bridge,
                     if up { "up" } else { "down" },
                     if s.exists { "present" } else { "absent" },
-                    s.dnsmasq_pid.map(|p| format!("pid {p}")).unwrap_or_else(|| "not running".into()),
+                    s.dnsmasq_pid
+                        .map(|p| format!("pid {p}"))
+                        .unwrap_or_else(|| "not running".into()),
                     if s.nat_table { "on" } else { "off" },
                 );
             }
-            Ok(if all_up { ExitCode::SUCCESS } else { ExitCode::from(3) })
+            Ok(if all_up {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
         }
         _ => bail!("{USAGE}"),
     }

@@ -10,13 +10,15 @@ use crate::spec::{Gateway, NetDevSpec};
 
 pub(crate) fn create(nl: &mut Nl, spec: &NetDevSpec, nic: &mut HostNic) -> Result<()> {
     let name = spec.link.as_deref().unwrap_or_default();
-    let l = rtnl::link_by_name(nl, name).map_err(NetError::nl(format!("look up {name}")))?.ok_or_else(|| {
-        NetError::invalid(
-            spec.key("link"),
-            format!("device {name} does not exist"),
-            Some("name an existing host interface (ip link show)".into()),
-        )
-    })?;
+    let l = rtnl::link_by_name(nl, name)
+        .map_err(NetError::nl(format!("look up {name}")))?
+        .ok_or_else(|| {
+            NetError::invalid(
+                spec.key("link"),
+                format!("device {name} does not exist"),
+                Some("name an existing host interface (ip link show)".into()),
+            )
+        })?;
     if l.is_bridge() {
         return Err(NetError::invalid(
             spec.key("link"),
@@ -33,7 +35,11 @@ pub(crate) fn create(nl: &mut Nl, spec: &NetDevSpec, nic: &mut HostNic) -> Resul
             ));
         }
     }
-    nic.phys = Some(PhysState { name: name.to_string(), mtu: l.mtu, mac: l.mac.clone() });
+    nic.phys = Some(PhysState {
+        name: name.to_string(),
+        mtu: l.mtu,
+        mac: l.mac.clone(),
+    });
     nic.peer_ifname = Some(name.to_string());
     nic.mtu = spec.mtu;
     tag_and_get(nl, name, &nic.tag())?;

@@ -4,7 +4,9 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnetwork::IpNetwork;
-use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage};
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage,
+};
 
 use crate::error::{NetError, Result};
 use crate::netlink::Nl;
@@ -13,14 +15,22 @@ use crate::rtnl::{self, Link, Route};
 use crate::spec::{Gateway, NetDevSpec, VethMode, VethSpec, VethVlan};
 use crate::{host, names, ovs, sysctl};
 
-pub(crate) fn create(nl: &mut Nl, spec: &NetDevSpec, v: &VethSpec, nic: &mut HostNic) -> Result<()> {
+pub(crate) fn create(
+    nl: &mut Nl,
+    spec: &NetDevSpec,
+    v: &VethSpec,
+    nic: &mut HostNic,
+) -> Result<()> {
     let bridge = match (&spec.link, v.mode) {
         (Some(link), VethMode::Bridge) => Some(find_bridge(nl, spec, link)?),
         _ => None,
     };
     let host_name = match &v.pair {
         Some(p) => {
-            if rtnl::link_by_name(nl, p).map_err(NetError::nl(format!("look up {p}")))?.is_some() {
+            if rtnl::link_by_name(nl, p)
+                .map_err(NetError::nl(format!("look up {p}")))?
+                .is_some()
+            {
                 return Err(duplicate_pair(spec, p));
             }
             p.clone()
@@ -37,7 +47,8 @@ pub(crate) fn create(nl: &mut Nl, spec: &NetDevSpec, v: &VethSpec, nic: &mut Hos
     nic.mtu = mtu;
 
     let mut peer = LinkMessage::default();
-    peer.attributes.push(LinkAttribute::IfName(peer_name.clone()));
+    peer.attributes
+        .push(LinkAttribute::IfName(peer_name.clone()));
     let mut m = LinkMessage::default();
     if let Some(n) = v.n_rxqueues {
         peer.attributes.push(LinkAttribute::NumRxQueues(n));
@@ -46,7 +57,8 @@ pub(crate) fn create(nl: &mut Nl, spec: &NetDevSpec, v: &VethSpec, nic: &mut Hos
         peer.attributes.push(LinkAttribute::NumTxQueues(n));
     }
     m.attributes.push(LinkAttribute::IfName(host_name.clone()));
-    m.attributes.push(LinkAttribute::Address(names::host_side_mac().to_vec()));
+    m.attributes
+        .push(LinkAttribute::Address(names::host_side_mac().to_vec()));
     if let Some(mtu) = mtu {
         m.attributes.push(LinkAttribute::Mtu(mtu));
         peer.attributes.push(LinkAttribute::Mtu(mtu));
@@ -59,7 +71,11 @@ pub(crate) fn create(nl: &mut Nl, spec: &NetDevSpec, v: &VethSpec, nic: &mut Hos
         if e.errno() == Some(libc::EEXIST) {
             duplicate_pair(spec, &host_name)
         } else {
-            host::create_error(spec.key("type"), "veth", format!("create veth pair {host_name}/{peer_name}"))(e)
+            host::create_error(
+                spec.key("type"),
+                "veth",
+                format!("create veth pair {host_name}/{peer_name}"),
+            )(e)
         }
     })?;
     // From here on `undo` deletes both ends (deleting one end deletes the pair).
@@ -73,7 +89,12 @@ pub(crate) fn create(nl: &mut Nl, spec: &NetDevSpec, v: &VethSpec, nic: &mut Hos
         attach(nl, spec, v, nic, br, &host)?;
     }
     rtnl::set_up(nl, host.index, true).map_err(NetError::nl(format!("bring {host_name} up")))?;
-    for r in v.ipv4_routes.iter().map(|r| IpNetwork::V4(*r)).chain(v.ipv6_routes.iter().map(|r| IpNetwork::V6(*r))) {
+    for r in v
+        .ipv4_routes
+        .iter()
+        .map(|r| IpNetwork::V4(*r))
+        .chain(v.ipv6_routes.iter().map(|r| IpNetwork::V6(*r)))
+    {
         host_route(nl, &host, r, nic)?;
     }
     if v.mode == VethMode::Router {
@@ -93,7 +114,13 @@ fn duplicate_pair(spec: &NetDevSpec, name: &str) -> NetError {
 pub(crate) fn tag_and_get(nl: &mut Nl, name: &str, tag: &str) -> Result<Link> {
     let l = rtnl::link_by_name(nl, name)
         .map_err(NetError::nl(format!("look up {name}")))?
-        .ok_or_else(|| NetError::invalid("lxc.net", format!("{name} vanished right after its creation"), None))?;
+        .ok_or_else(|| {
+            NetError::invalid(
+                "lxc.net",
+                format!("{name} vanished right after its creation"),
+                None,
+            )
+        })?;
     rtnl::set_link(nl, l.index, vec![LinkAttribute::IfAlias(tag.to_string())])
         .map_err(NetError::nl(format!("tag {name}")))?;
     Ok(l)
@@ -101,11 +128,19 @@ pub(crate) fn tag_and_get(nl: &mut Nl, name: &str, tag: &str) -> Result<Link> {
 
 /// The bridge named by `link`, checked to exist and to be a bridge.
 fn find_bridge(nl: &mut Nl, spec: &NetDevSpec, name: &str) -> Result<Link> {
-    let Some(l) = rtnl::link_by_name(nl, name).map_err(NetError::nl(format!("look up {name}")))? else {
+    let Some(l) = rtnl::link_by_name(nl, name).map_err(NetError::nl(format!("look up {name}")))?
+    else {
         return Err(NetError::invalid(
             spec.key("link"),
             format!("bridge {name} does not exist"),
-            Some(format!("create it (ip link add {name} type bridge) or use lxc-net")),
+            Some(if name == "lxcbr0" {
+                "bring up the default NAT network with `lxcrs-net up` (or enable lxcrs-net.service)"
+                    .to_string()
+            } else {
+                format!(
+                    "create it (ip link add {name} type bridge), or add it to /etc/lxcrs/lxc-net.toml and run `lxcrs-net up`"
+                )
+            }),
         ));
     };
     if l.is_bridge() {
@@ -121,7 +156,11 @@ fn find_bridge(nl: &mut Nl, spec: &NetDevSpec, name: &str) -> Result<Link> {
         }
         return Ok(l);
     }
-    let what = l.kind.clone().map(|k| format!("a {k} device")).unwrap_or_else(|| "a physical device".into());
+    let what = l
+        .kind
+        .clone()
+        .map(|k| format!("a {k} device"))
+        .unwrap_or_else(|| "a physical device".into());
     Err(NetError::invalid(
         spec.key("link"),
         format!("{name} is not a bridge but {what}"),
@@ -129,7 +168,14 @@ fn find_bridge(nl: &mut Nl, spec: &NetDevSpec, name: &str) -> Result<Link> {
     ))
 }
 
-fn attach(nl: &mut Nl, spec: &NetDevSpec, v: &VethSpec, nic: &mut HostNic, br: &Link, host: &Link) -> Result<()> {
+fn attach(
+    nl: &mut Nl,
+    spec: &NetDevSpec,
+    v: &VethSpec,
+    nic: &mut HostNic,
+    br: &Link,
+    host: &Link,
+) -> Result<()> {
     let port = &host.name;
     if br.is_ovs() {
         ovs::add_port(&br.name, port)?;
@@ -156,7 +202,10 @@ fn attach(nl: &mut Nl, spec: &NetDevSpec, v: &VethSpec, nic: &mut HostNic, br: &
         return Err(NetError::invalid(
             spec.key("veth.vlan.id"),
             format!("bridge {} has VLAN filtering off", br.name),
-            Some(format!("enable it (ip link set {} type bridge vlan_filtering 1)", br.name)),
+            Some(format!(
+                "enable it (ip link set {} type bridge vlan_filtering 1)",
+                br.name
+            )),
         ));
     }
     if v.vlan_id.is_some() {
@@ -175,11 +224,21 @@ fn attach(nl: &mut Nl, spec: &NetDevSpec, v: &VethSpec, nic: &mut HostNic, br: &
 }
 
 fn host_route(nl: &mut Nl, host: &Link, dst: IpNetwork, nic: &mut HostNic) -> Result<()> {
-    let r = Route { dst: Some(dst), gateway: None, oif: host.index, v6: dst.is_ipv6(), onlink: false };
+    let r = Route {
+        dst: Some(dst),
+        gateway: None,
+        oif: host.index,
+        v6: dst.is_ipv6(),
+        onlink: false,
+    };
     match rtnl::add_route(nl, &r) {
         Ok(()) => {}
         Err(e) if e.errno() == Some(libc::EEXIST) => {}
-        Err(e) => return Err(NetError::nl(format!("add route {dst} dev {}", host.name))(e)),
+        Err(e) => {
+            return Err(NetError::nl(format!("add route {dst} dev {}", host.name))(
+                e,
+            ))
+        }
     }
     nic.routes.push(dst);
     Ok(())
@@ -191,11 +250,17 @@ fn router_mode(nl: &mut Nl, spec: &NetDevSpec, host: &Link, nic: &mut HostNic) -
     let root = std::path::Path::new(sysctl::PROC_SYS);
     if let Some(Gateway::Addr(gw)) = spec.ipv4_gateway {
         sysctl::write(root, &sysctl::conf(false, &host.name, "forwarding"), "1")?;
-        rtnl::add_neigh_proxy(nl, host.index, IpAddr::V4(gw))
-            .map_err(NetError::nl(format!("add a proxy entry for {gw} on {}", host.name)))?;
+        rtnl::add_neigh_proxy(nl, host.index, IpAddr::V4(gw)).map_err(NetError::nl(format!(
+            "add a proxy entry for {gw} on {}",
+            host.name
+        )))?;
     }
     if let Some(Gateway::Addr(gw)) = spec.ipv6_gateway {
-        if sysctl::read(root, "net/ipv6/conf/all/forwarding").ok().as_deref() != Some("1") {
+        if sysctl::read(root, "net/ipv6/conf/all/forwarding")
+            .ok()
+            .as_deref()
+            != Some("1")
+        {
             return Err(NetError::invalid(
                 spec.key("veth.mode"),
                 "router mode with an IPv6 gateway needs net.ipv6.conf.all.forwarding = 1",
@@ -204,20 +269,37 @@ fn router_mode(nl: &mut Nl, spec: &NetDevSpec, host: &Link, nic: &mut HostNic) -
         }
         sysctl::write(root, &sysctl::conf(true, &host.name, "forwarding"), "1")?;
         sysctl::write(root, &sysctl::conf(true, &host.name, "proxy_ndp"), "1")?;
-        rtnl::add_neigh_proxy(nl, host.index, IpAddr::V6(gw))
-            .map_err(NetError::nl(format!("add a proxy entry for {gw} on {}", host.name)))?;
+        rtnl::add_neigh_proxy(nl, host.index, IpAddr::V6(gw)).map_err(NetError::nl(format!(
+            "add a proxy entry for {gw} on {}",
+            host.name
+        )))?;
     }
     for a in &spec.ipv4 {
-        host_route(nl, host, IpNetwork::V4(ipnetwork::Ipv4Network::from(a.net.ip())), nic)?;
+        host_route(
+            nl,
+            host,
+            IpNetwork::V4(ipnetwork::Ipv4Network::from(a.net.ip())),
+            nic,
+        )?;
     }
     for a in &spec.ipv6 {
-        host_route(nl, host, IpNetwork::V6(ipnetwork::Ipv6Network::from(a.ip())), nic)?;
+        host_route(
+            nl,
+            host,
+            IpNetwork::V6(ipnetwork::Ipv6Network::from(a.ip())),
+            nic,
+        )?;
     }
     Ok(())
 }
 
 /// `auto`: the bridge's address in one of the container's subnets, else its first one.
-fn resolve_gateways(nl: &mut Nl, spec: &NetDevSpec, bridge: Option<&Link>, nic: &mut HostNic) -> Result<()> {
+fn resolve_gateways(
+    nl: &mut Nl,
+    spec: &NetDevSpec,
+    bridge: Option<&Link>,
+    nic: &mut HostNic,
+) -> Result<()> {
     nic.ipv4_gateway = spec.ipv4_gateway.map(|g| match g {
         Gateway::Addr(a) => ResolvedGateway::Addr(a),
         _ => ResolvedGateway::Dev,
@@ -233,7 +315,8 @@ fn resolve_gateways(nl: &mut Nl, spec: &NetDevSpec, bridge: Option<&Link>, nic: 
     }
     // `validate` made sure auto only comes with a bridge-mode veth on a link.
     let Some(br) = bridge else { return Ok(()) };
-    let addrs = rtnl::addrs(nl, Some(br.index)).map_err(NetError::nl(format!("read the addresses of {}", br.name)))?;
+    let addrs = rtnl::addrs(nl, Some(br.index))
+        .map_err(NetError::nl(format!("read the addresses of {}", br.name)))?;
     if want4 {
         let cands: Vec<(Ipv4Addr, u8)> = addrs
             .iter()
@@ -243,13 +326,21 @@ fn resolve_gateways(nl: &mut Nl, spec: &NetDevSpec, bridge: Option<&Link>, nic: 
             })
             .collect();
         let inside = cands.iter().find(|(ip, p)| {
-            spec.ipv4.iter().any(|c| ipnetwork::Ipv4Network::new(*ip, *p).is_ok_and(|n| n.contains(c.net.ip())))
+            spec.ipv4
+                .iter()
+                .any(|c| ipnetwork::Ipv4Network::new(*ip, *p).is_ok_and(|n| n.contains(c.net.ip())))
         });
         let Some((gw, _)) = inside.or(cands.first()) else {
             return Err(NetError::invalid(
                 spec.key("ipv4.gateway"),
-                format!("auto needs an IPv4 address on bridge {}, which has none", br.name),
-                Some(format!("add one (ip addr add 10.0.3.1/24 dev {}) or give the gateway address", br.name)),
+                format!(
+                    "auto needs an IPv4 address on bridge {}, which has none",
+                    br.name
+                ),
+                Some(format!(
+                    "add one (ip addr add 10.0.3.1/24 dev {}) or give the gateway address",
+                    br.name
+                )),
             ));
         };
         nic.ipv4_gateway = Some(ResolvedGateway::Addr(*gw));
@@ -263,12 +354,17 @@ fn resolve_gateways(nl: &mut Nl, spec: &NetDevSpec, bridge: Option<&Link>, nic: 
             })
             .collect();
         let inside = cands.iter().find(|(ip, p)| {
-            spec.ipv6.iter().any(|c| ipnetwork::Ipv6Network::new(*ip, *p).is_ok_and(|n| n.contains(c.ip())))
+            spec.ipv6
+                .iter()
+                .any(|c| ipnetwork::Ipv6Network::new(*ip, *p).is_ok_and(|n| n.contains(c.ip())))
         });
         let Some((gw, _)) = inside.or(cands.first()) else {
             return Err(NetError::invalid(
                 spec.key("ipv6.gateway"),
-                format!("auto needs a global IPv6 address on bridge {}, which has none", br.name),
+                format!(
+                    "auto needs a global IPv6 address on bridge {}, which has none",
+                    br.name
+                ),
                 Some("add one, or give the gateway address".into()),
             ));
         };

@@ -2,15 +2,17 @@
 //! moved into the container whole. Nothing stays on the host.
 
 use netlink_packet_route::link::{
-    InfoData, InfoIpVlan, InfoKind, InfoMacVlan, InfoVlan, IpVlanFlags, IpVlanMode, LinkAttribute, LinkInfo,
-    LinkMessage, MacVlanMode,
+    InfoData, InfoIpVlan, InfoKind, InfoMacVlan, InfoVlan, IpVlanFlags, IpVlanMode, LinkAttribute,
+    LinkInfo, LinkMessage, MacVlanMode,
 };
 
 use crate::error::{NetError, Result};
 use crate::kinds::veth::tag_and_get;
 use crate::netlink::Nl;
 use crate::nic::{HostNic, ResolvedGateway};
-use crate::spec::{Gateway, IpvlanIsolation, IpvlanMode as Mode, MacvlanMode as MMode, NetDevSpec, NetKind};
+use crate::spec::{
+    Gateway, IpvlanIsolation, IpvlanMode as Mode, MacvlanMode as MMode, NetDevSpec, NetKind,
+};
 use crate::{host, names, rtnl};
 
 pub(crate) fn create(nl: &mut Nl, spec: &NetDevSpec, nic: &mut HostNic) -> Result<()> {
@@ -35,7 +37,10 @@ pub(crate) fn create(nl: &mut Nl, spec: &NetDevSpec, nic: &mut HostNic) -> Resul
             (
                 "macvlan",
                 names::random_name("mc", 8),
-                vec![LinkInfo::Kind(InfoKind::MacVlan), LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(mode)]))],
+                vec![
+                    LinkInfo::Kind(InfoKind::MacVlan),
+                    LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(mode)])),
+                ],
             )
         }
         NetKind::Ipvlan { mode, isolation } => {
@@ -54,14 +59,20 @@ pub(crate) fn create(nl: &mut Nl, spec: &NetDevSpec, nic: &mut HostNic) -> Resul
                 names::random_name("ip", 8),
                 vec![
                     LinkInfo::Kind(InfoKind::IpVlan),
-                    LinkInfo::Data(InfoData::IpVlan(vec![InfoIpVlan::Mode(mode), InfoIpVlan::Flags(flags)])),
+                    LinkInfo::Data(InfoData::IpVlan(vec![
+                        InfoIpVlan::Mode(mode),
+                        InfoIpVlan::Flags(flags),
+                    ])),
                 ],
             )
         }
         NetKind::Vlan { id } => (
             "vlan",
             format!("vlan{id}-{}", names::random_name("", 4)),
-            vec![LinkInfo::Kind(InfoKind::Vlan), LinkInfo::Data(InfoData::Vlan(vec![InfoVlan::Id(id)]))],
+            vec![
+                LinkInfo::Kind(InfoKind::Vlan),
+                LinkInfo::Data(InfoData::Vlan(vec![InfoVlan::Id(id)])),
+            ],
         ),
         _ => return Ok(()),
     };

@@ -25,10 +25,21 @@ fn user_exists(name: &str) -> bool {
 /// The dnsmasq command line (LXC's lxc-net arguments, our paths).
 pub(crate) fn args(s: &Settings, b: &BridgeSettings, r: &Resolved) -> Vec<String> {
     let user = b.dnsmasq_user.clone().unwrap_or_else(|| {
-        if user_exists("lxc-dnsmasq") { "lxc-dnsmasq" } else { "nobody" }.to_string()
+        if user_exists("lxc-dnsmasq") {
+            "lxc-dnsmasq"
+        } else {
+            "nobody"
+        }
+        .to_string()
     });
     let mut a = vec![
-        format!("--conf-file={}", b.dhcp_confile.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+        format!(
+            "--conf-file={}",
+            b.dhcp_confile
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        ),
         format!("--user={user}"),
         "--strict-order".into(),
         "--bind-interfaces".into(),
@@ -68,15 +79,24 @@ pub(crate) fn start(s: &Settings, b: &BridgeSettings, r: &Resolved) -> Result<()
         .args(&args)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| NetError::Command { what: what.clone(), detail: format!("{e} (is dnsmasq-base installed?)") })?;
+        .map_err(|e| NetError::Command {
+            what: what.clone(),
+            detail: format!("{e} (is dnsmasq-base installed?)"),
+        })?;
     if !out.status.success() {
-        return Err(NetError::Command { what, detail: String::from_utf8_lossy(&out.stderr).trim().to_string() });
+        return Err(NetError::Command {
+            what,
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     // The pid file appears when the daemon is ready.
     let deadline = Instant::now() + Duration::from_secs(5);
     while running(s, &r.name).is_none() {
         if Instant::now() > deadline {
-            return Err(NetError::Command { what, detail: "no pid file after 5 s".into() });
+            return Err(NetError::Command {
+                what,
+                detail: "no pid file after 5 s".into(),
+            });
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -86,7 +106,11 @@ pub(crate) fn start(s: &Settings, b: &BridgeSettings, r: &Resolved) -> Result<()
 /// The pid of our dnsmasq for `bridge`, if it runs (checked against /proc, so a stale
 /// pid file or a recycled pid is not mistaken for it).
 pub(crate) fn running(s: &Settings, bridge: &str) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(pid_file(s, bridge)).ok()?.trim().parse().ok()?;
+    let pid: i32 = std::fs::read_to_string(pid_file(s, bridge))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let want = format!("--interface={bridge}");
     let ours = cmdline.split(|b| *b == 0).any(|a| a == want.as_bytes());
@@ -119,8 +143,16 @@ mod tests {
 
     #[test]
     fn arguments_bind_to_the_bridge_only() {
-        let s = Settings { run_dir: "/run/x".into(), state_dir: "/var/lib/x".into(), ..Settings::default() };
-        let b = BridgeSettings { ipv6: "fd00:3::1/64".into(), dnsmasq_user: Some("nobody".into()), ..BridgeSettings::default() };
+        let s = Settings {
+            run_dir: "/run/x".into(),
+            state_dir: "/var/lib/x".into(),
+            ..Settings::default()
+        };
+        let b = BridgeSettings {
+            ipv6: "fd00:3::1/64".into(),
+            dnsmasq_user: Some("nobody".into()),
+            ..BridgeSettings::default()
+        };
         let r = b.resolve().unwrap_or_else(|e| panic!("{e}"));
         let a = args(&s, &b, &r).join(" ");
         for want in [

@@ -45,12 +45,18 @@ pub struct Status {
 }
 
 fn net_err(bridge: &str) -> impl Fn(NetError) -> LxcNetError + '_ {
-    move |source| LxcNetError::Net { bridge: bridge.to_string(), source }
+    move |source| LxcNetError::Net {
+        bridge: bridge.to_string(),
+        source,
+    }
 }
 
 /// Bring up every bridge of `settings` (or just those named in `only`).
 pub fn up(settings: &Settings, only: &[String]) -> Result<(), LxcNetError> {
-    let bridges = settings.select(only).map_err(|msg| LxcNetError::Settings { path: DEFAULT_PATH.into(), msg })?;
+    let bridges = settings.select(only).map_err(|msg| LxcNetError::Settings {
+        path: DEFAULT_PATH.into(),
+        msg,
+    })?;
     for b in bridges {
         up_one(settings, b)?;
     }
@@ -59,7 +65,12 @@ pub fn up(settings: &Settings, only: &[String]) -> Result<(), LxcNetError> {
 
 /// Take down every bridge of `settings` (or those in `only`); carries on past errors.
 pub fn down(settings: &Settings, only: &[String]) -> Result<(), Vec<LxcNetError>> {
-    let bridges = settings.select(only).map_err(|msg| vec![LxcNetError::Settings { path: DEFAULT_PATH.into(), msg }])?;
+    let bridges = settings.select(only).map_err(|msg| {
+        vec![LxcNetError::Settings {
+            path: DEFAULT_PATH.into(),
+            msg,
+        }]
+    })?;
     let mut errs = Vec::new();
     for b in bridges {
         errs.extend(down_one(settings, &b.name));
@@ -77,7 +88,10 @@ pub fn status(settings: &Settings) -> Vec<Status> {
         .bridge
         .iter()
         .map(|b| {
-            let exists = open().ok().and_then(|mut nl| rtnl::link_by_name(&mut nl, &b.name).ok().flatten()).is_some();
+            let exists = open()
+                .ok()
+                .and_then(|mut nl| rtnl::link_by_name(&mut nl, &b.name).ok().flatten())
+                .is_some();
             Status {
                 bridge: b.name.clone(),
                 exists,
@@ -90,15 +104,23 @@ pub fn status(settings: &Settings) -> Vec<Status> {
 
 /// Bring up one bridge.
 pub fn up_one(settings: &Settings, b: &BridgeSettings) -> Result<(), LxcNetError> {
-    let r = b.resolve().map_err(|msg| LxcNetError::Bridge { bridge: b.name.clone(), msg })?;
+    let r = b.resolve().map_err(|msg| LxcNetError::Bridge {
+        bridge: b.name.clone(),
+        msg,
+    })?;
     let name = r.name.clone();
     let mut nl = open().map_err(net_err(&name))?;
-    if let Some(l) = rtnl::link_by_name(&mut nl, &name).map_err(|e| net_err(&name)(NetError::nl("look up")(e)))? {
+    if let Some(l) = rtnl::link_by_name(&mut nl, &name)
+        .map_err(|e| net_err(&name)(NetError::nl("look up")(e)))?
+    {
         if l.alias.as_deref() != Some(BRIDGE_TAG) {
             return Err(LxcNetError::Foreign(name));
         }
         if dnsmasq::running(settings, &name).is_some() {
-            return Err(LxcNetError::Bridge { bridge: name.clone(), msg: format!("is already up; run `lxcrs-net down {name}` first") });
+            return Err(LxcNetError::Bridge {
+                bridge: name.clone(),
+                msg: format!("is already up; run `lxcrs-net down {name}` first"),
+            });
         }
         // Left over from an earlier run that did not finish: start clean.
         let _ = down_one(settings, &name);
@@ -119,13 +141,24 @@ fn bring_up(settings: &Settings, b: &BridgeSettings, r: &Resolved) -> Result<(),
     if let Some(mac) = r.mac {
         m.attributes.push(LinkAttribute::Address(mac.to_vec()));
     }
-    m.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
-    rtnl::create_link(&mut nl, m).map_err(|e| ne(NetError::nl(format!("create bridge {name}"))(e)))?;
+    m.attributes
+        .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+            InfoKind::Bridge,
+        )]));
+    rtnl::create_link(&mut nl, m)
+        .map_err(|e| ne(NetError::nl(format!("create bridge {name}"))(e)))?;
     let br = rtnl::link_by_name(&mut nl, name)
         .map_err(|e| ne(NetError::nl("look up")(e)))?
-        .ok_or_else(|| LxcNetError::Bridge { bridge: name.clone(), msg: "vanished after creation".into() })?;
-    rtnl::set_link(&mut nl, br.index, vec![LinkAttribute::IfAlias(BRIDGE_TAG.into())])
-        .map_err(|e| ne(NetError::nl("tag the bridge")(e)))?;
+        .ok_or_else(|| LxcNetError::Bridge {
+            bridge: name.clone(),
+            msg: "vanished after creation".into(),
+        })?;
+    rtnl::set_link(
+        &mut nl,
+        br.index,
+        vec![LinkAttribute::IfAlias(BRIDGE_TAG.into())],
+    )
+    .map_err(|e| ne(NetError::nl("tag the bridge")(e)))?;
     let root = std::path::Path::new(sysctl::PROC_SYS);
     rtnl::add_addr(&mut nl, br.index, ipnetwork::IpNetwork::V4(r.ipv4), None)
         .map_err(|e| ne(NetError::nl(format!("add {}", r.ipv4))(e)))?;
@@ -135,7 +168,8 @@ fn bring_up(settings: &Settings, b: &BridgeSettings, r: &Resolved) -> Result<(),
         rtnl::add_addr(&mut nl, br.index, ipnetwork::IpNetwork::V6(v6), None)
             .map_err(|e| ne(NetError::nl(format!("add {v6}"))(e)))?;
     }
-    rtnl::set_up(&mut nl, br.index, true).map_err(|e| ne(NetError::nl("bring the bridge up")(e)))?;
+    rtnl::set_up(&mut nl, br.index, true)
+        .map_err(|e| ne(NetError::nl("bring the bridge up")(e)))?;
     sysctl::write(root, "net/ipv4/ip_forward", "1").map_err(&ne)?;
     if r.ipv6.is_some() {
         sysctl::write(root, "net/ipv6/conf/all/forwarding", "1").map_err(&ne)?;

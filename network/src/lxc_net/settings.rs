@@ -159,9 +159,17 @@ impl Settings {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
-            Err(e) => return Err(LxcNetError::Settings { path: path.into(), msg: e.to_string() }),
+            Err(e) => {
+                return Err(LxcNetError::Settings {
+                    path: path.into(),
+                    msg: e.to_string(),
+                })
+            }
         };
-        let s = Settings::parse(&text).map_err(|msg| LxcNetError::Settings { path: path.into(), msg })?;
+        let s = Settings::parse(&text).map_err(|msg| LxcNetError::Settings {
+            path: path.into(),
+            msg,
+        })?;
         Ok(s)
     }
 
@@ -176,7 +184,10 @@ impl Settings {
                 return Err(format!("bridge {} is listed twice", r.name));
             }
             if let Some(n) = nets.iter().find(|n| n.overlaps(r.ipv4)) {
-                return Err(format!("bridge {}: {} overlaps {} of another bridge", r.name, r.ipv4, n));
+                return Err(format!(
+                    "bridge {}: {} overlaps {} of another bridge",
+                    r.name, r.ipv4, n
+                ));
             }
             names.push(r.name);
             nets.push(r.ipv4);
@@ -190,7 +201,12 @@ impl Settings {
             return Ok(self.bridge.iter().collect());
         }
         only.iter()
-            .map(|n| self.bridge.iter().find(|b| &b.name == n).ok_or_else(|| format!("no bridge {n} in the settings")))
+            .map(|n| {
+                self.bridge
+                    .iter()
+                    .find(|b| &b.name == n)
+                    .ok_or_else(|| format!("no bridge {n} in the settings"))
+            })
             .collect()
     }
 }
@@ -199,22 +215,40 @@ impl BridgeSettings {
     pub fn resolve(&self) -> Result<Resolved, String> {
         let name = &self.name;
         crate::names::check_ifname(name).map_err(|e| format!("name: {e}"))?;
-        let ipv4: Ipv4Network =
-            self.ipv4.parse().map_err(|_| format!("bridge {name}: ipv4 '{}' is not addr/prefix", self.ipv4))?;
+        let ipv4: Ipv4Network = self
+            .ipv4
+            .parse()
+            .map_err(|_| format!("bridge {name}: ipv4 '{}' is not addr/prefix", self.ipv4))?;
         if ipv4.prefix() > 30 || ipv4.ip() == ipv4.network() || ipv4.ip() == ipv4.broadcast() {
-            return Err(format!("bridge {name}: ipv4 {} must be a host address in a subnet of /30 or larger", self.ipv4));
+            return Err(format!(
+                "bridge {name}: ipv4 {} must be a host address in a subnet of /30 or larger",
+                self.ipv4
+            ));
         }
         let mac = match self.mac.as_str() {
             "" => None,
-            m => Some(crate::names::resolve_hwaddr_random(m).map_err(|e| format!("bridge {name}: mac: {e}"))?),
+            m => Some(
+                crate::names::resolve_hwaddr_random(m)
+                    .map_err(|e| format!("bridge {name}: mac: {e}"))?,
+            ),
         };
         let (dhcp_start, dhcp_end) = match &self.dhcp_range {
             Some(r) => {
-                let (a, b) = r.split_once(',').ok_or_else(|| format!("bridge {name}: dhcp_range must be start,end"))?;
-                let a: Ipv4Addr = a.trim().parse().map_err(|_| format!("bridge {name}: bad dhcp_range start '{a}'"))?;
-                let b: Ipv4Addr = b.trim().parse().map_err(|_| format!("bridge {name}: bad dhcp_range end '{b}'"))?;
+                let (a, b) = r
+                    .split_once(',')
+                    .ok_or_else(|| format!("bridge {name}: dhcp_range must be start,end"))?;
+                let a: Ipv4Addr = a
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("bridge {name}: bad dhcp_range start '{a}'"))?;
+                let b: Ipv4Addr = b
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("bridge {name}: bad dhcp_range end '{b}'"))?;
                 if !ipv4.contains(a) || !ipv4.contains(b) || u32::from(a) > u32::from(b) {
-                    return Err(format!("bridge {name}: dhcp_range {r} is not an ascending range inside {ipv4}"));
+                    return Err(format!(
+                        "bridge {name}: dhcp_range {r} is not an ascending range inside {ipv4}"
+                    ));
                 }
                 (a, b)
             }
@@ -222,17 +256,34 @@ impl BridgeSettings {
                 let first = Ipv4Addr::from(u32::from(ipv4.network()) + 1);
                 let last = Ipv4Addr::from(u32::from(ipv4.broadcast()) - 1);
                 // Skip the bridge's own address when it is the first.
-                let start = if first == ipv4.ip() { Ipv4Addr::from(u32::from(first) + 1) } else { first };
+                let start = if first == ipv4.ip() {
+                    Ipv4Addr::from(u32::from(first) + 1)
+                } else {
+                    first
+                };
                 (start, last)
             }
         };
-        let dhcp_max = self.dhcp_max.unwrap_or(u32::from(dhcp_end) - u32::from(dhcp_start) + 1);
+        let dhcp_max = self
+            .dhcp_max
+            .unwrap_or(u32::from(dhcp_end) - u32::from(dhcp_start) + 1);
         let ipv6 = match self.ipv6.as_str() {
             "none" | "" => None,
             "auto" => Some(default_ula()),
-            s => Some(s.parse::<Ipv6Network>().map_err(|_| format!("bridge {name}: ipv6 '{s}' is not addr/prefix"))?),
+            s => Some(
+                s.parse::<Ipv6Network>()
+                    .map_err(|_| format!("bridge {name}: ipv6 '{s}' is not addr/prefix"))?,
+            ),
         };
-        Ok(Resolved { name: name.clone(), mac, ipv4, dhcp_start, dhcp_end, dhcp_max, ipv6 })
+        Ok(Resolved {
+            name: name.clone(),
+            mac,
+            ipv4,
+            dhcp_start,
+            dhcp_end,
+            dhcp_max,
+            ipv6,
+        })
     }
 }
 
@@ -246,12 +297,22 @@ pub fn default_ula() -> Ipv6Network {
 pub fn ula_from_machine_id(id: &str) -> Ipv6Network {
     let hex: Vec<u8> = id.bytes().filter(u8::is_ascii_hexdigit).take(10).collect();
     let gid = if hex.len() == 10 {
-        u64::from_str_radix(std::str::from_utf8(&hex).unwrap_or("10666a0000"), 16).unwrap_or(0x10_666a_0000)
+        u64::from_str_radix(std::str::from_utf8(&hex).unwrap_or("10666a0000"), 16)
+            .unwrap_or(0x10_666a_0000)
     } else {
         0x10_666a_0000
     };
     let seg = |shift: u32| ((gid >> shift) & 0xffff) as u16;
-    let addr = Ipv6Addr::new(0xfd00 | ((gid >> 32) as u16 & 0xff), seg(16), seg(0), 0, 0, 0, 0, 1);
+    let addr = Ipv6Addr::new(
+        0xfd00 | ((gid >> 32) as u16 & 0xff),
+        seg(16),
+        seg(0),
+        0,
+        0,
+        0,
+        0,
+        1,
+    );
     Ipv6Network::new(addr, 64).unwrap_or_else(|_| Ipv6Network::from(addr))
 }
 
@@ -266,7 +327,14 @@ mod tests {
         let r = s.bridge[0].resolve().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.name, "lxcbr0");
         assert_eq!(r.ipv4.to_string(), "10.0.3.1/24");
-        assert_eq!((r.dhcp_start, r.dhcp_end, r.dhcp_max), (Ipv4Addr::new(10, 0, 3, 2), Ipv4Addr::new(10, 0, 3, 254), 253));
+        assert_eq!(
+            (r.dhcp_start, r.dhcp_end, r.dhcp_max),
+            (
+                Ipv4Addr::new(10, 0, 3, 2),
+                Ipv4Addr::new(10, 0, 3, 254),
+                253
+            )
+        );
         assert_eq!(r.mac, Some([0x10, 0x66, 0x6a, 0, 0, 0]));
         assert_eq!(s.run_dir, PathBuf::from("/run/lxcrs"));
         let ula = r.ipv6.unwrap_or_else(default_ula);

@@ -52,7 +52,10 @@ impl Ns {
     }
 
     /// Run `f` on a thread inside this namespace.
-    pub fn run<T: Send>(&self, f: impl FnOnce() -> lxcrs_network::Result<T> + Send) -> lxcrs_network::Result<T> {
+    pub fn run<T: Send>(
+        &self,
+        f: impl FnOnce() -> lxcrs_network::Result<T> + Send,
+    ) -> lxcrs_network::Result<T> {
         let p = self.path();
         in_netns(Netns::Path(&p), f)
     }
@@ -87,7 +90,11 @@ impl Ns {
     /// Ping `addr` from here, retrying for a few seconds (IPv6 neighbour discovery,
     /// bridge forwarding delay).
     pub fn ping(&self, addr: &str) -> bool {
-        let ping = if addr.contains(':') { "busybox ping6" } else { "busybox ping" };
+        let ping = if addr.contains(':') {
+            "busybox ping6"
+        } else {
+            "busybox ping"
+        };
         for _ in 0..20 {
             if self.sh_status(&format!("{ping} -c1 -W1 {addr}")).0 {
                 return true;
@@ -101,17 +108,25 @@ impl Ns {
 impl Drop for Ns {
     fn drop(&mut self) {
         // Kill anything still running in it (dnsmasq in lxc-net tests).
-        let _ = Command::new("ip").args(["netns", "pids", &self.name]).output().map(|o| {
-            for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                let _ = Command::new("kill").arg("-9").arg(pid).status();
-            }
-        });
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "pids", &self.name])
+            .output()
+            .map(|o| {
+                for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                    let _ = Command::new("kill").arg("-9").arg(pid).status();
+                }
+            });
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
 pub fn run_ok(cmd: &str, args: &[&str]) {
-    let st = Command::new(cmd).args(args).status().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    let st = Command::new(cmd)
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
     assert!(st.success(), "{cmd} {args:?} failed");
 }
 
@@ -136,8 +151,12 @@ pub fn ctx(name: &str) -> lxcrs_network::NetContext {
 pub fn kernel_has(kind: &str) -> bool {
     let ns = Ns::new("probe");
     let cmd = match kind {
-        "vlan" => "ip link add p0 type veth peer name p1 && ip link add link p0 name p0.7 type vlan id 7",
-        "ipvlan" => "ip link add p0 type veth peer name p1 && ip link add ipv0 link p0 type ipvlan mode l2",
+        "vlan" => {
+            "ip link add p0 type veth peer name p1 && ip link add link p0 name p0.7 type vlan id 7"
+        }
+        "ipvlan" => {
+            "ip link add p0 type veth peer name p1 && ip link add ipv0 link p0 type ipvlan mode l2"
+        }
         other => return ns.sh_status(&format!("ip link add x0 type {other}")).0,
     };
     ns.sh_status(cmd).0

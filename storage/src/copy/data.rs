@@ -28,7 +28,11 @@ pub(crate) struct Paths {
 
 impl Paths {
     pub fn new(reflink: bool) -> Paths {
-        Paths { reflink: AtomicBool::new(reflink), copy_range: AtomicBool::new(true), bytes: AtomicU64::new(0) }
+        Paths {
+            reflink: AtomicBool::new(reflink),
+            copy_range: AtomicBool::new(true),
+            bytes: AtomicU64::new(0),
+        }
     }
 }
 
@@ -39,7 +43,12 @@ nix::ioctl_write_int!(ficlone, 0x94, 9);
 fn unsupported(e: nix::Error) -> bool {
     matches!(
         e,
-        nix::Error::EXDEV | nix::Error::EINVAL | nix::Error::EOPNOTSUPP | nix::Error::ENOTTY | nix::Error::ENOSYS | nix::Error::EBADF
+        nix::Error::EXDEV
+            | nix::Error::EINVAL
+            | nix::Error::EOPNOTSUPP
+            | nix::Error::ENOTTY
+            | nix::Error::ENOSYS
+            | nix::Error::EBADF
     )
 }
 
@@ -71,7 +80,9 @@ pub(crate) fn copy_contents(
                 return Ok(How::Reflink);
             }
             // Not on this filesystem pair: stop trying for the rest of the copy.
-            Err(e) if unsupported(e) || e == nix::Error::EPERM => paths.reflink.store(false, Ordering::Relaxed),
+            Err(e) if unsupported(e) || e == nix::Error::EPERM => {
+                paths.reflink.store(false, Ordering::Relaxed)
+            }
             Err(e) => return Err(Side::Write(e.into())),
         }
     }
@@ -104,13 +115,22 @@ fn off(v: u64) -> libc::off_t {
 }
 
 /// Copies `len` bytes at offset `start` of `src` to the same offset of `dst`.
-fn copy_range(src: &File, dst: &File, start: u64, len: u64, paths: &Paths, buf: &mut Vec<u8>) -> Result<(), Side> {
+fn copy_range(
+    src: &File,
+    dst: &File,
+    start: u64,
+    len: u64,
+    paths: &Paths,
+    buf: &mut Vec<u8>,
+) -> Result<(), Side> {
     let mut done: u64 = 0;
     if paths.copy_range.load(Ordering::Relaxed) {
         while done < len {
             let mut soff = off(start + done);
             let mut doff = soff;
-            let want = usize::try_from(len - done).unwrap_or(usize::MAX).min(1 << 30);
+            let want = usize::try_from(len - done)
+                .unwrap_or(usize::MAX)
+                .min(1 << 30);
             match copy_file_range(src, Some(&mut soff), dst, Some(&mut doff), want) {
                 // The file shrank under us: copy what there is.
                 Ok(0) => return Ok(()),
@@ -134,12 +154,17 @@ fn copy_range(src: &File, dst: &File, start: u64, len: u64, paths: &Paths, buf: 
         buf.resize(1 << 20, 0);
     }
     while done < len {
-        let want = usize::try_from(len - done).unwrap_or(usize::MAX).min(buf.len());
-        let n = src.read_at(&mut buf[..want], start + done).map_err(Side::Read)?;
+        let want = usize::try_from(len - done)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let n = src
+            .read_at(&mut buf[..want], start + done)
+            .map_err(Side::Read)?;
         if n == 0 {
             return Ok(());
         }
-        dst.write_all_at(&buf[..n], start + done).map_err(Side::Write)?;
+        dst.write_all_at(&buf[..n], start + done)
+            .map_err(Side::Write)?;
         done += n as u64;
         paths.bytes.fetch_add(n as u64, Ordering::Relaxed);
     }
@@ -169,7 +194,11 @@ mod tests {
         copy_contents(&s, &d, md.size(), sparse, &paths, &mut Vec::new()).unwrap();
         let dm = std::fs::metadata(&dp).unwrap();
         assert_eq!(dm.size(), 16 << 20);
-        assert!(dm.blocks() * 512 < 1 << 20, "holes were filled: {} blocks", dm.blocks());
+        assert!(
+            dm.blocks() * 512 < 1 << 20,
+            "holes were filled: {} blocks",
+            dm.blocks()
+        );
         assert_eq!(std::fs::read(&sp).unwrap(), std::fs::read(&dp).unwrap());
     }
 }

@@ -17,25 +17,40 @@ fn timespec((sec, nsec): (i64, i64)) -> TimeSpec {
 }
 
 /// Owner, mode, xattrs and times of a regular file, through open descriptors.
-pub(crate) fn apply_fd(e: &Entry, src: &File, src_path: &Path, dst: &File, dst_path: &Path) -> Result<(), StorageError> {
-    std::os::unix::fs::fchown(dst, Some(e.uid), Some(e.gid)).map_err(|err| StorageError::write("set the owner of", dst_path, err))?;
+pub(crate) fn apply_fd(
+    e: &Entry,
+    src: &File,
+    src_path: &Path,
+    dst: &File,
+    dst_path: &Path,
+) -> Result<(), StorageError> {
+    std::os::unix::fs::fchown(dst, Some(e.uid), Some(e.gid))
+        .map_err(|err| StorageError::write("set the owner of", dst_path, err))?;
     dst.set_permissions(Permissions::from_mode(e.mode & 0o7777))
         .map_err(|err| StorageError::write("set the mode of", dst_path, err))?;
-    let names = xattr::FileExt::list_xattr(src).map_err(|err| StorageError::io("list the extended attributes of", src_path, err))?;
+    let names = xattr::FileExt::list_xattr(src)
+        .map_err(|err| StorageError::io("list the extended attributes of", src_path, err))?;
     for name in names {
-        let Some(value) =
-            xattr::FileExt::get_xattr(src, &name).map_err(|err| StorageError::io("read the extended attributes of", src_path, err))?
+        let Some(value) = xattr::FileExt::get_xattr(src, &name)
+            .map_err(|err| StorageError::io("read the extended attributes of", src_path, err))?
         else {
             continue;
         };
-        xattr::FileExt::set_xattr(dst, &name, &value).map_err(|err| xattr_error(dst_path, &name, err))?;
+        xattr::FileExt::set_xattr(dst, &name, &value)
+            .map_err(|err| xattr_error(dst_path, &name, err))?;
     }
-    futimens(dst, &timespec(e.atime), &timespec(e.mtime)).map_err(|err| StorageError::write("set the times of", dst_path, err.into()))
+    futimens(dst, &timespec(e.atime), &timespec(e.mtime))
+        .map_err(|err| StorageError::write("set the times of", dst_path, err.into()))
 }
 
 /// Owner, mode, xattrs and times by path, never following a symlink: directories,
 /// symlinks, device nodes, fifos and sockets (which cannot be opened to copy them).
-pub(crate) fn apply_path(e: &Entry, src_path: &Path, dst_path: &Path, symlink: bool) -> Result<(), StorageError> {
+pub(crate) fn apply_path(
+    e: &Entry,
+    src_path: &Path,
+    dst_path: &Path,
+    symlink: bool,
+) -> Result<(), StorageError> {
     std::os::unix::fs::lchown(dst_path, Some(e.uid), Some(e.gid))
         .map_err(|err| StorageError::write("set the owner of", dst_path, err))?;
     // A symlink's mode is always 0777 and chmod would follow it.
@@ -44,15 +59,24 @@ pub(crate) fn apply_path(e: &Entry, src_path: &Path, dst_path: &Path, symlink: b
             .map_err(|err| StorageError::write("set the mode of", dst_path, err))?;
     }
     copy_xattrs_path(src_path, dst_path)?;
-    utimensat(nix::fcntl::AT_FDCWD, dst_path, &timespec(e.atime), &timespec(e.mtime), UtimensatFlags::NoFollowSymlink)
-        .map_err(|err| StorageError::write("set the times of", dst_path, err.into()))
+    utimensat(
+        nix::fcntl::AT_FDCWD,
+        dst_path,
+        &timespec(e.atime),
+        &timespec(e.mtime),
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .map_err(|err| StorageError::write("set the times of", dst_path, err.into()))
 }
 
 /// Copies every extended attribute of `src` to `dst`, without following symlinks.
 fn copy_xattrs_path(src: &Path, dst: &Path) -> Result<(), StorageError> {
-    let names = xattr::list(src).map_err(|err| StorageError::io("list the extended attributes of", src, err))?;
+    let names = xattr::list(src)
+        .map_err(|err| StorageError::io("list the extended attributes of", src, err))?;
     for name in names {
-        let Some(value) = xattr::get(src, &name).map_err(|err| StorageError::io("read the extended attributes of", src, err))? else {
+        let Some(value) = xattr::get(src, &name)
+            .map_err(|err| StorageError::io("read the extended attributes of", src, err))?
+        else {
             continue;
         };
         xattr::set(dst, &name, &value).map_err(|err| xattr_error(dst, &name, err))?;
@@ -76,10 +100,20 @@ fn xattr_error(dst: &Path, name: &std::ffi::OsStr, err: std::io::Error) -> Stora
 pub(crate) fn copy_root(src: &Path, dst: &Path) -> Result<(), StorageError> {
     use std::os::unix::fs::MetadataExt;
     let md = std::fs::symlink_metadata(src).map_err(|e| StorageError::io("inspect", src, e))?;
-    std::os::unix::fs::lchown(dst, Some(md.uid()), Some(md.gid())).map_err(|e| StorageError::write("set the owner of", dst, e))?;
+    std::os::unix::fs::lchown(dst, Some(md.uid()), Some(md.gid()))
+        .map_err(|e| StorageError::write("set the owner of", dst, e))?;
     std::fs::set_permissions(dst, Permissions::from_mode(md.mode() & 0o7777))
         .map_err(|e| StorageError::write("set the mode of", dst, e))?;
-    let (a, m) = (TimeSpec::new(md.atime(), md.atime_nsec()), TimeSpec::new(md.mtime(), md.mtime_nsec()));
-    utimensat(nix::fcntl::AT_FDCWD, dst, &a, &m, UtimensatFlags::NoFollowSymlink)
-        .map_err(|e| StorageError::write("set the times of", dst, e.into()))
+    let (a, m) = (
+        TimeSpec::new(md.atime(), md.atime_nsec()),
+        TimeSpec::new(md.mtime(), md.mtime_nsec()),
+    );
+    utimensat(
+        nix::fcntl::AT_FDCWD,
+        dst,
+        &a,
+        &m,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .map_err(|e| StorageError::write("set the times of", dst, e.into()))
 }

@@ -49,7 +49,11 @@ pub struct CopyOptions {
 
 impl Default for CopyOptions {
     fn default() -> CopyOptions {
-        CopyOptions { progress: Progress::Auto, threads: 0, reflink: true }
+        CopyOptions {
+            progress: Progress::Auto,
+            threads: 0,
+            reflink: true,
+        }
     }
 }
 
@@ -61,7 +65,9 @@ impl CopyOptions {
         if self.threads > 0 {
             return self.threads;
         }
-        std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_AUTO_THREADS)
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_AUTO_THREADS)
     }
 }
 
@@ -100,13 +106,20 @@ pub fn copy_root_metadata(src: &Path, dst: &Path) -> Result<(), StorageError> {
 }
 
 fn names(dir: &Path) -> Result<HashSet<OsString>, StorageError> {
-    let rd = std::fs::read_dir(dir).map_err(|e| StorageError::io("read copy destination", dir, e))?;
-    rd.map(|e| e.map(|e| e.file_name()).map_err(|e| StorageError::io("read copy destination", dir, e))).collect()
+    let rd =
+        std::fs::read_dir(dir).map_err(|e| StorageError::io("read copy destination", dir, e))?;
+    rd.map(|e| {
+        e.map(|e| e.file_name())
+            .map_err(|e| StorageError::io("read copy destination", dir, e))
+    })
+    .collect()
 }
 
 /// Removes what the copy added to `dst`.
 fn undo(dst: &Path, before: &HashSet<OsString>) {
-    let Ok(rd) = std::fs::read_dir(dst) else { return };
+    let Ok(rd) = std::fs::read_dir(dst) else {
+        return;
+    };
     for e in rd.flatten() {
         if !before.contains(&e.file_name()) {
             let _ = remove::remove_tree_onedev(&e.path());
@@ -137,15 +150,23 @@ fn run(src: &Path, dst: &Path, opts: &CopyOptions) -> Result<CopyStats, StorageE
         let dp = dst.join(&e.rel);
         match db.create(&dp) {
             Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && dp.symlink_metadata().is_ok_and(|m| m.is_dir()) => {}
+            Err(err)
+                if err.kind() == std::io::ErrorKind::AlreadyExists
+                    && dp.symlink_metadata().is_ok_and(|m| m.is_dir()) => {}
             Err(err) => return Err(StorageError::write("create directory", dp, err)),
         }
     }
 
     // Files, symlinks and nodes: one per inode, in parallel.
-    let leaves: Vec<usize> =
-        (0..entries.len()).filter(|&i| entries[i].kind != EntryKind::Dir && entries[i].link_to.is_none()).collect();
-    let total: u64 = leaves.iter().map(|&i| &entries[i]).filter(|e| e.kind == EntryKind::File).map(|e| e.size).sum();
+    let leaves: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].kind != EntryKind::Dir && entries[i].link_to.is_none())
+        .collect();
+    let total: u64 = leaves
+        .iter()
+        .map(|&i| &entries[i])
+        .filter(|e| e.kind == EntryKind::File)
+        .map(|e| e.size)
+        .sum();
     let ctx = Ctx {
         src,
         dst,
@@ -183,7 +204,8 @@ fn run(src: &Path, dst: &Path, opts: &CopyOptions) -> Result<CopyStats, StorageE
     for e in entries {
         if let Some(first) = e.link_to {
             let (from, to) = (dst.join(&entries[first].rel), dst.join(&e.rel));
-            std::fs::hard_link(&from, &to).map_err(|err| StorageError::write("create hard link", &to, err))?;
+            std::fs::hard_link(&from, &to)
+                .map_err(|err| StorageError::write("create hard link", &to, err))?;
             hard_links += 1;
         }
     }
@@ -209,7 +231,9 @@ fn worker(ctx: &Ctx<'_>) -> Result<(), StorageError> {
             return Ok(());
         }
         let i = ctx.next.fetch_add(1, Ordering::Relaxed);
-        let Some(&idx) = ctx.leaves.get(i) else { return Ok(()) };
+        let Some(&idx) = ctx.leaves.get(i) else {
+            return Ok(());
+        };
         if let Err(e) = copy_leaf(ctx, &ctx.entries[idx], &mut buf) {
             ctx.failed.store(true, Ordering::Relaxed);
             return Err(e);
@@ -220,9 +244,20 @@ fn worker(ctx: &Ctx<'_>) -> Result<(), StorageError> {
 /// Opens a source file for reading without following a symlink and, where allowed,
 /// without touching its access time.
 fn open_source(p: &Path) -> Result<File, StorageError> {
-    let open = |flags| OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | flags).open(p);
+    let open = |flags| {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | flags)
+            .open(p)
+    };
     open(libc::O_NOATIME)
-        .or_else(|e| if e.raw_os_error() == Some(libc::EPERM) { open(0) } else { Err(e) })
+        .or_else(|e| {
+            if e.raw_os_error() == Some(libc::EPERM) {
+                open(0)
+            } else {
+                Err(e)
+            }
+        })
         .map_err(|e| StorageError::io("open", p, e))
 }
 
@@ -249,8 +284,10 @@ fn copy_leaf(ctx: &Ctx<'_>, e: &Entry, buf: &mut Vec<u8>) -> Result<(), StorageE
             meta::apply_fd(e, &sf, &sp, &df, &dp)
         }
         EntryKind::Symlink => {
-            let target = std::fs::read_link(&sp).map_err(|err| StorageError::io("read symlink", &sp, err))?;
-            std::os::unix::fs::symlink(&target, &dp).map_err(|err| StorageError::write("create symlink", &dp, err))?;
+            let target = std::fs::read_link(&sp)
+                .map_err(|err| StorageError::io("read symlink", &sp, err))?;
+            std::os::unix::fs::symlink(&target, &dp)
+                .map_err(|err| StorageError::write("create symlink", &dp, err))?;
             meta::apply_path(e, &sp, &dp, true)
         }
         EntryKind::Node => {

@@ -78,7 +78,11 @@ fn entry(rel: PathBuf, md: &std::fs::Metadata) -> Entry {
         gid: md.gid(),
         size: md.size(),
         blocks: md.blocks(),
-        rdev: if ft.is_block_device() || ft.is_char_device() { md.rdev() } else { 0 },
+        rdev: if ft.is_block_device() || ft.is_char_device() {
+            md.rdev()
+        } else {
+            0
+        },
         atime: ts(md.atime(), md.atime_nsec()),
         mtime: ts(md.mtime(), md.mtime_nsec()),
         link_to: None,
@@ -91,7 +95,15 @@ fn mount_id(path: &Path) -> Option<u64> {
     let mut sx = MaybeUninit::<libc::statx>::zeroed();
     // SAFETY: c is a NUL-terminated path, sx points to writable memory of the size of
     // struct statx, and the kernel fills it before we read it.
-    let r = unsafe { libc::statx(libc::AT_FDCWD, c.as_ptr(), libc::AT_SYMLINK_NOFOLLOW, libc::STATX_MNT_ID, sx.as_mut_ptr()) };
+    let r = unsafe {
+        libc::statx(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+            libc::STATX_MNT_ID,
+            sx.as_mut_ptr(),
+        )
+    };
     if r != 0 {
         return None;
     }
@@ -104,22 +116,31 @@ fn mount_id(path: &Path) -> Option<u64> {
 pub(crate) fn walk(root: &Path) -> Result<Tree, StorageError> {
     let md = std::fs::symlink_metadata(root).map_err(|e| StorageError::io("inspect", root, e))?;
     if !md.is_dir() {
-        return Err(StorageError::Invalid(format!("copy source {} is not a directory", root.display())));
+        return Err(StorageError::Invalid(format!(
+            "copy source {} is not a directory",
+            root.display()
+        )));
     }
     let root_mnt = mount_id(root);
-    let mut tree = Tree { entries: vec![entry(PathBuf::new(), &md)], mount_points: Vec::new() };
+    let mut tree = Tree {
+        entries: vec![entry(PathBuf::new(), &md)],
+        mount_points: Vec::new(),
+    };
     let mut links: HashMap<(u64, u64), usize> = HashMap::new();
     // (relative dir, its device): a directory on another device is either a nested
     // btrfs subvolume (same mount: copy it) or a mount point (stop there).
     let mut stack: Vec<(PathBuf, u64)> = vec![(PathBuf::new(), md.dev())];
     while let Some((rel, dev)) = stack.pop() {
         let dir = root.join(&rel);
-        let rd = std::fs::read_dir(&dir).map_err(|e| StorageError::io("read directory", &dir, e))?;
+        let rd =
+            std::fs::read_dir(&dir).map_err(|e| StorageError::io("read directory", &dir, e))?;
         for de in rd {
             let de = de.map_err(|e| StorageError::io("read directory", &dir, e))?;
             let crel = rel.join(de.file_name());
             // DirEntry::metadata is fstatat on the open directory, without following.
-            let md = de.metadata().map_err(|e| StorageError::io("inspect", root.join(&crel), e))?;
+            let md = de
+                .metadata()
+                .map_err(|e| StorageError::io("inspect", root.join(&crel), e))?;
             let mut e = entry(crel, &md);
             if e.kind != EntryKind::Dir && md.nlink() > 1 {
                 let idx = tree.entries.len();

@@ -45,7 +45,11 @@ pub fn skip(why: &str) {
 
 pub fn have_tool(tool: &str) -> bool {
     std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")]).any(|d| d.join(tool).is_file()))
+        .map(|p| {
+            std::env::split_paths(&p)
+                .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+                .any(|d| d.join(tool).is_file())
+        })
         .unwrap_or(false)
 }
 
@@ -58,9 +62,15 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        let dir = tempfile::Builder::new().prefix("lxcrs-storage-test-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("lxcrs-storage-test-")
+            .tempdir()
+            .expect("tempdir");
         let path = dir.path().to_path_buf();
-        Sandbox { dir: Some(dir), path }
+        Sandbox {
+            dir: Some(dir),
+            path,
+        }
     }
 
     /// Fails the test on any mount point or loop device still below the sandbox (loop
@@ -74,7 +84,10 @@ impl Sandbox {
             if loops.is_empty() {
                 break;
             }
-            assert!(Instant::now() < deadline, "leftover loop devices: {loops:?}");
+            assert!(
+                Instant::now() < deadline,
+                "leftover loop devices: {loops:?}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -124,8 +137,15 @@ fn unescape_mountinfo(s: &str) -> PathBuf {
 
 /// Runs a command, panicking with its stderr when it fails.
 pub fn run(cmd: &str, args: &[&OsStr]) {
-    let out = std::process::Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(out.status.success(), "{cmd} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A filesystem made by `mkfs.<fstype>` on a sparse image in the sandbox, attached to an
@@ -140,11 +160,21 @@ impl LoopFs {
         let img = sb.path.join(format!("{name}.img"));
         std::fs::File::create(&img).unwrap().set_len(size).unwrap();
         let flag = if fstype == "btrfs" { "-f" } else { "-F" };
-        run(&format!("mkfs.{fstype}"), &[OsStr::new(flag), OsStr::new("-q"), img.as_os_str()]);
+        run(
+            &format!("mkfs.{fstype}"),
+            &[OsStr::new(flag), OsStr::new("-q"), img.as_os_str()],
+        );
         let mnt = sb.path.join(name);
         std::fs::create_dir(&mnt).unwrap();
         let dev = lxcrs_storage::loopdev::attach(&img, false).unwrap();
-        mount(Some(dev.path()), &mnt, Some(fstype), MsFlags::empty(), None::<&str>).unwrap();
+        mount(
+            Some(dev.path()),
+            &mnt,
+            Some(fstype),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap();
         LoopFs { mnt, mounted: true }
     }
 
@@ -173,7 +203,14 @@ impl Tmpfs {
     pub fn new(sb: &Sandbox, name: &str, size: u64) -> Tmpfs {
         let mnt = sb.path.join(name);
         std::fs::create_dir(&mnt).unwrap();
-        mount(Some("tmpfs"), &mnt, Some("tmpfs"), MsFlags::empty(), Some(format!("size={size}").as_str())).unwrap();
+        mount(
+            Some("tmpfs"),
+            &mnt,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            Some(format!("size={size}").as_str()),
+        )
+        .unwrap();
         Tmpfs { mnt }
     }
 }
@@ -187,12 +224,20 @@ impl Drop for Tmpfs {
 // ---- The fixture rootfs ----
 
 /// `security.capability` v2: effective, CAP_NET_RAW permitted.
-pub const CAP_NET_RAW: [u8; 20] = [1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+pub const CAP_NET_RAW: [u8; 20] = [
+    1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
 
 /// A POSIX ACL xattr value: user::rw- user:<uid>:rw- group::r-- mask::rw- other::r--.
 pub fn acl(uid: u32) -> Vec<u8> {
     let mut v = 2u32.to_le_bytes().to_vec();
-    for (tag, perm, id) in [(0x01u16, 6u16, u32::MAX), (0x02, 6, uid), (0x04, 4, u32::MAX), (0x10, 6, u32::MAX), (0x20, 4, u32::MAX)] {
+    for (tag, perm, id) in [
+        (0x01u16, 6u16, u32::MAX),
+        (0x02, 6, uid),
+        (0x04, 4, u32::MAX),
+        (0x10, 6, u32::MAX),
+        (0x20, 4, u32::MAX),
+    ] {
         v.extend_from_slice(&tag.to_le_bytes());
         v.extend_from_slice(&perm.to_le_bytes());
         v.extend_from_slice(&id.to_le_bytes());
@@ -230,7 +275,16 @@ pub fn make_fixture(root: &Path) {
     use nix::sys::stat::{mknod, Mode, SFlag};
     let mk = |p: &str| std::fs::create_dir_all(root.join(p)).unwrap();
     let write = |p: &str, data: &[u8]| std::fs::write(root.join(p), data).unwrap();
-    for d in ["etc", "bin", "usr/lib/deep/er/still", "dev", "home/user", "tmp", "ro", "var/empty"] {
+    for d in [
+        "etc",
+        "bin",
+        "usr/lib/deep/er/still",
+        "dev",
+        "home/user",
+        "tmp",
+        "ro",
+        "var/empty",
+    ] {
         mk(d);
     }
     write("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n");
@@ -259,17 +313,38 @@ pub fn make_fixture(root: &Path) {
         f.write_all_at(&pseudo_random(4096, 3), 0).unwrap();
         f.write_all_at(&pseudo_random(4096, 4), 4 << 20).unwrap();
         f.set_len(8 << 20).unwrap();
-        std::fs::File::create(root.join("usr/lib/allhole")).unwrap().set_len(1 << 20).unwrap();
+        std::fs::File::create(root.join("usr/lib/allhole"))
+            .unwrap()
+            .set_len(1 << 20)
+            .unwrap();
     }
     write("usr/lib/deep/er/still/leaf", b"deep\n");
     write("usr/lib/empty", b"");
     write("usr/lib/one", b"1");
     // Devices, fifo, socket.
-    mknod(&root.join("dev/null"), SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), nix::sys::stat::makedev(1, 3)).unwrap();
+    mknod(
+        &root.join("dev/null"),
+        SFlag::S_IFCHR,
+        Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(1, 3),
+    )
+    .unwrap();
     chmod(&root.join("dev/null"), 0o666);
-    mknod(&root.join("dev/loop9"), SFlag::S_IFBLK, Mode::from_bits_truncate(0o660), nix::sys::stat::makedev(7, 9)).unwrap();
+    mknod(
+        &root.join("dev/loop9"),
+        SFlag::S_IFBLK,
+        Mode::from_bits_truncate(0o660),
+        nix::sys::stat::makedev(7, 9),
+    )
+    .unwrap();
     chown(&root.join("dev/loop9"), 0, 6);
-    mknod(&root.join("dev/initctl"), SFlag::S_IFIFO, Mode::from_bits_truncate(0o600), 0).unwrap();
+    mknod(
+        &root.join("dev/initctl"),
+        SFlag::S_IFIFO,
+        Mode::from_bits_truncate(0o600),
+        0,
+    )
+    .unwrap();
     drop(std::os::unix::net::UnixListener::bind(root.join("dev/log")).unwrap());
     // Symlinks: absolute, dangling, owned by someone else.
     std::os::unix::fs::symlink("/etc/passwd", root.join("etc/abs-link")).unwrap();
@@ -279,8 +354,18 @@ pub fn make_fixture(root: &Path) {
     write("home/user/notes", b"private\n");
     chown(&root.join("home/user/notes"), 1000, 1000);
     chmod(&root.join("home/user/notes"), 0o600);
-    xattr::set(root.join("home/user/notes"), "system.posix_acl_access", &acl(1234)).unwrap();
-    xattr::set(root.join("home/user"), "system.posix_acl_default", &acl(5678)).unwrap();
+    xattr::set(
+        root.join("home/user/notes"),
+        "system.posix_acl_access",
+        &acl(1234),
+    )
+    .unwrap();
+    xattr::set(
+        root.join("home/user"),
+        "system.posix_acl_default",
+        &acl(5678),
+    )
+    .unwrap();
     chown(&root.join("home/user"), 1000, 1000);
     chmod(&root.join("home/user"), 0o700);
     write("home/shifted", b"owned by a mapped root\n");
@@ -306,7 +391,14 @@ pub fn make_fixture(root: &Path) {
         let i = i as i64;
         let at = nix::sys::time::TimeSpec::new(1_500_000_000 + i, 111_111_111 + i);
         let mt = nix::sys::time::TimeSpec::new(1_600_000_000 + i * 7, 987_654_321 - i);
-        nix::sys::stat::utimensat(nix::fcntl::AT_FDCWD, p, &at, &mt, nix::sys::stat::UtimensatFlags::NoFollowSymlink).unwrap();
+        nix::sys::stat::utimensat(
+            nix::fcntl::AT_FDCWD,
+            p,
+            &at,
+            &mt,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        )
+        .unwrap();
     }
 }
 
@@ -353,7 +445,11 @@ pub fn scan(root: &Path, skip: &[&str]) -> BTreeMap<PathBuf, Info> {
     let mut inodes: HashMap<(u64, u64), Vec<PathBuf>> = HashMap::new();
     for p in walk_paths(root) {
         let rel = p.strip_prefix(root).unwrap().to_path_buf();
-        if rel.components().next().is_some_and(|c| skip.iter().any(|s| c.as_os_str() == *s)) {
+        if rel
+            .components()
+            .next()
+            .is_some_and(|c| skip.iter().any(|s| c.as_os_str() == *s))
+        {
             continue;
         }
         let md = std::fs::symlink_metadata(&p).unwrap();
@@ -378,9 +474,20 @@ pub fn scan(root: &Path, skip: &[&str]) -> BTreeMap<PathBuf, Info> {
             std::fs::read(&p).unwrap().hash(&mut h);
             h.finish()
         });
-        let xattrs = xattr::list(&p).unwrap().map(|n| (n.as_bytes().to_vec(), xattr::get(&p, &n).unwrap().unwrap_or_default())).collect();
+        let xattrs = xattr::list(&p)
+            .unwrap()
+            .map(|n| {
+                (
+                    n.as_bytes().to_vec(),
+                    xattr::get(&p, &n).unwrap().unwrap_or_default(),
+                )
+            })
+            .collect();
         if !ft.is_dir() && md.nlink() > 1 {
-            inodes.entry((md.dev(), md.ino())).or_default().push(rel.clone());
+            inodes
+                .entry((md.dev(), md.ino()))
+                .or_default()
+                .push(rel.clone());
         }
         out.insert(
             rel,
@@ -428,5 +535,11 @@ pub fn diff(a: &BTreeMap<PathBuf, Info>, b: &BTreeMap<PathBuf, Info>) -> Vec<Str
 /// Asserts two trees are the same in everything [`scan`] looks at.
 pub fn assert_same_tree(a: &Path, b: &Path, skip: &[&str]) {
     let d = diff(&scan(a, skip), &scan(b, skip));
-    assert!(d.is_empty(), "{} and {} differ:\n{}", a.display(), b.display(), d.join("\n"));
+    assert!(
+        d.is_empty(),
+        "{} and {} differ:\n{}",
+        a.display(),
+        b.display(),
+        d.join("\n")
+    );
 }

@@ -79,34 +79,39 @@ fn cpu(sel: &Select, ns: u64) -> String {
     }
 }
 
-/// Host-side peers of the container's interfaces: `(host ifname, rx, tx)`.
-fn links(pid: i32) -> Vec<(String, u64, u64)> {
-    let read = |p: String| {
-        std::fs::read_to_string(p)
-            .ok()
-            .map(|s| s.trim().to_string())
+/// The host-side device of each NIC, found LXC's way: `lxc.net.N.veth.pair` for a veth
+/// (the running value: the name the start generated), else `lxc.net.N.link`; with its
+/// counters `(host ifname, rx, tx)` from the host's sysfs. Devices that are not on the
+/// host (a phys device, now in the container) are left out.
+fn links(ct: &Container) -> Vec<(String, u64, u64)> {
+    let item = |k: String| ct.get_running_config_item(&k).ok().filter(|v| !v.is_empty());
+    let Some(indices) = item("lxc.net".into()) else {
+        return Vec::new();
     };
     let mut out = Vec::new();
-    for ifname in liblxcrs::ips::interfaces(pid) {
-        let Some(iflink) = read(format!("/proc/{pid}/root/sys/class/net/{ifname}/iflink")) else {
+    for n in indices.split_whitespace() {
+        let key = match item(format!("lxc.net.{n}.type")).as_deref() {
+            Some("veth") => "veth.pair",
+            Some("macvlan" | "ipvlan" | "vlan") => "link",
+            _ => continue,
+        };
+        let Some(host) = item(format!("lxc.net.{n}.{key}")) else {
             continue;
         };
-        let Ok(dir) = std::fs::read_dir("/sys/class/net") else {
+        let stats = std::path::Path::new("/sys/class/net")
+            .join(&host)
+            .join("statistics");
+        if !stats.is_dir() {
             continue;
-        };
-        for e in dir.flatten() {
-            let host = e.file_name().to_string_lossy().into_owned();
-            if read(format!("/sys/class/net/{host}/ifindex")).as_deref() == Some(iflink.as_str()) {
-                let stat = |f: &str| {
-                    read(format!("/sys/class/net/{host}/statistics/{f}"))
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(0)
-                };
-                let (rx, tx) = (stat("rx_bytes"), stat("tx_bytes"));
-                out.push((host, rx, tx));
-                break;
-            }
         }
+        let stat = |f: &str| {
+            std::fs::read_to_string(stats.join(f))
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        let (rx, tx) = (stat("rx_bytes"), stat("tx_bytes"));
+        out.push((host, rx, tx));
     }
     out
 }
@@ -151,8 +156,8 @@ fn render(ct: &Container, sel: &Select, show_name: bool) -> (String, String) {
                 labeled(&mut out, "KMem use:", &bytes(sel, v));
             }
         }
-        if let Some(pid) = pid {
-            for (host, rx, tx) in links(pid) {
+        if pid.is_some() {
+            for (host, rx, tx) in links(ct) {
                 labeled(&mut out, "Link:", &host);
                 // The host side's receive is the container's transmit.
                 labeled(&mut out, " TX bytes:", &bytes(sel, rx));

@@ -6,6 +6,7 @@ pub mod config;
 pub mod console;
 pub mod create;
 pub mod destroy;
+pub mod device;
 pub mod execute;
 pub mod freeze;
 pub mod info;

@@ -1,0 +1,142 @@
+//! `lxc-device -n NAME add DEV [NEWNAME]` / `del DEV [NEWNAME]`: move a network
+//! interface into a running container's network namespace (renamed to NEWNAME there)
+//! or back to the host. Root only; the container must be running. Device nodes
+//! (LXC's `add_device_node`) are not supported yet and say so. Exit 0/1.
+
+use std::path::Path;
+
+use clap::Arg;
+use liblxcrs::ips;
+
+use crate::common;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Add,
+    Del,
+}
+
+/// LXC compares with `strncmp(cmd, "add", strlen(cmd))`: any prefix selects.
+fn action(word: &str) -> Option<Action> {
+    if word.is_empty() {
+        None
+    } else if "add".starts_with(word) {
+        Some(Action::Add)
+    } else if "del".starts_with(word) {
+        Some(Action::Del)
+    } else {
+        None
+    }
+}
+
+/// Why DEV, which is not a network interface, cannot be handled.
+fn not_an_interface(dev: &str, side: &str) -> String {
+    let node = if dev.starts_with('/') {
+        Path::new(dev).to_path_buf()
+    } else {
+        Path::new("/dev").join(dev)
+    };
+    if node.exists() {
+        format!(
+            "{} is a device node: lxcrs does not support adding or removing device nodes yet (only network interfaces); use lxc.mount.entry and lxc.cgroup*.devices.allow in the config",
+            node.display()
+        )
+    } else {
+        format!("{side} has no network interface or device named {dev}")
+    }
+}
+
+fn run(action: Action, pid: i32, dev: &str, newname: Option<&str>) -> Result<(), String> {
+    let e = |e: liblxcrs::Error| e.to_string();
+    match action {
+        Action::Add => {
+            if !ips::host_has_interface(dev).map_err(e)? {
+                return Err(not_an_interface(dev, "the host"));
+            }
+            ips::attach_interface(pid, dev, newname).map_err(e)
+        }
+        Action::Del => {
+            if !ips::has_interface(pid, dev).map_err(e)? {
+                return Err(not_an_interface(dev, "the container"));
+            }
+            ips::detach_interface(pid, dev, newname).map_err(e)
+        }
+    }
+}
+
+/// Entry point.
+pub fn main(args: Vec<String>) -> i32 {
+    let cmd = common::command("lxc-device", "Add or remove a device of a running container")
+        .arg(
+            Arg::new("pos")
+                .num_args(0..)
+                .value_name("add|del DEV [NEWNAME]"),
+        );
+    let (m, c) = common::parse_or_exit!(common::parse(cmd, args, Some("pos")));
+    let rest = common::rest(&m, "pos");
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("lxc-device: lxc-device must be run as root");
+        return 1;
+    }
+    let ct = common::parse_or_exit!(super::start::open(&c));
+    let name = ct.name().to_string();
+    let pid = match ct.init_pid() {
+        Some(pid) if ct.is_running() => pid,
+        _ => {
+            eprintln!("lxc-device: {name}: Container {name} is not running");
+            return 1;
+        }
+    };
+    let (act, dev, newname) = match rest.as_slice() {
+        [a, d] => (a, d, None),
+        [a, d, n] => (a, d, Some(n.as_str())),
+        [] | [_] => {
+            eprintln!("lxc-device: {name}: Error: no command given (Please see --help output)");
+            return 1;
+        }
+        _ => {
+            eprintln!("lxc-device: {name}: too many arguments: expected add|del DEV [NEWNAME]");
+            return 1;
+        }
+    };
+    let Some(action) = action(act) else {
+        eprintln!("lxc-device: {name}: Error: Please use add or del (Please see --help output)");
+        return 1;
+    };
+    match run(action, pid, dev, newname) {
+        Ok(()) => 0,
+        Err(why) => {
+            let what = match action {
+                Action::Add => format!("Failed to add {dev} to {name}"),
+                Action::Del => format!("Failed to del {dev} from {name}"),
+            };
+            eprintln!("lxc-device: {name}: {what}: {why}");
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_by_prefix_like_lxc() {
+        assert_eq!(action("add"), Some(Action::Add));
+        assert_eq!(action("a"), Some(Action::Add));
+        assert_eq!(action("de"), Some(Action::Del));
+        assert_eq!(action("delete"), None);
+        assert_eq!(action(""), None);
+        assert_eq!(action("mv"), None);
+    }
+
+    #[test]
+    fn device_nodes_are_not_supported_yet() {
+        assert!(not_an_interface("null", "the host").contains("not support"));
+        assert!(not_an_interface("/dev/null", "the host").contains("/dev/null"));
+        assert_eq!(
+            not_an_interface("nosuch0", "the host"),
+            "the host has no network interface or device named nosuch0"
+        );
+    }
+}
