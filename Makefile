@@ -6,7 +6,7 @@ PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 SHAREDIR  ?= $(PREFIX)/share/lxc
 CARGO     ?= cargo
-TOOLS     := attach cgroup config console create destroy device execute freeze info ls start stop unfreeze update-config wait
+TOOLS     := attach cgroup config console copy create destroy device execute freeze info ls snapshot start stop unfreeze update-config wait
 
 .PHONY: all deps build install uninstall demo test unit e2e bench clean
 

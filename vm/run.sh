@@ -36,7 +36,7 @@ usage() { sed -n '5,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
-        --timeout) timeout=$2; shift 2 ;;
+        --timeout) timeout=${2:-}; shift; [ $# = 0 ] || shift ;;
         --timeout=*) timeout=${1#*=}; shift ;;
         --shell) shell=1; shift ;;
         -h|--help) usage ;;
@@ -71,7 +71,7 @@ for w in "$share" "${rel:-}"; do
 done
 append="$append ${LXCRS_VM_APPEND:-}"
 
-img=$("$here/build-image.sh")
+img=$("$here/build-image.sh") || { log "the image could not be built (see above)"; exit 125; }
 [ -f "$img/disk.raw" ] || { log "no image in '$img'"; exit 125; }
 
 st=$share/.lxcrs-vm

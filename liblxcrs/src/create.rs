@@ -112,6 +112,7 @@ impl Container {
                 .filter(|p| p.kind.as_deref().unwrap_or("dir") == "dir")
                 .map(|p| PathBuf::from(&p.path))
         });
+        let mut store_made: Option<Box<dyn storage::BackingStore>> = None;
         let rootfs: Option<PathBuf> = match (&user_rootfs, tpath) {
             (Some(p), _) => {
                 self.take_user_rootfs(tx, config, p, tpath.is_some())?;
@@ -127,25 +128,36 @@ impl Container {
                     fstype: opts.fstype.clone(),
                     fssize: opts.fssize,
                 };
-                let store =
-                    storage::create_first(kinds, &spec).map_err(|e| Error::msg(e.to_string()))?;
+                let store = create_store(tx, kinds, &spec)?;
                 config.set_item("lxc.rootfs.path", &store.rootfs_path())?;
-                Some(store.path().to_path_buf())
+                store_made = Some(store);
+                None
             }
         };
         config.save(&cfg_path)?;
 
-        // 4. The template fills the rootfs and appends to the config.
+        // 4. The template fills the rootfs and appends to the config. A store without a
+        // tree of its own (loop) is mounted for it in a private mount namespace.
         let Some(tpath) = tpath else { return Ok(()) };
-        let rootfs = rootfs.unwrap_or_else(|| dir.join("rootfs"));
-        template::run(
-            tpath,
-            self.name(),
-            &dir,
-            &rootfs,
-            &opts.template_args,
-            opts.quiet,
-        )?;
+        let run = |root: &Path| {
+            template::run(
+                tpath,
+                self.name(),
+                &dir,
+                root,
+                &opts.template_args,
+                opts.quiet,
+            )
+        };
+        match (&rootfs, &store_made) {
+            (Some(p), _) => run(p)?,
+            (None, Some(store)) => match store.template_target() {
+                Some(t) => run(t)?,
+                None => storage::with_mounted(store.as_ref(), |root| run(root))
+                    .map_err(|e| Error::msg(e.to_string()))??,
+            },
+            (None, None) => run(&dir.join("rootfs"))?,
+        }
 
         // 5. What the template wrote must parse; then the header goes on top.
         let mut done = Config::load(&cfg_path)?;
@@ -194,6 +206,19 @@ impl Container {
     }
 }
 
+/// Creates the first store of `kinds` that can be made and records it in the marker (a
+/// failed attempt removes what it made itself; a loop image or plain directory left by a
+/// crash in between is inside the container dir, which the marker removes anyway).
+fn create_store(
+    tx: &mut Transaction,
+    kinds: &[Kind],
+    spec: &CreateSpec,
+) -> Result<Box<dyn storage::BackingStore>> {
+    let store = storage::create_first(kinds, spec).map_err(|e| Error::msg(e.to_string()))?;
+    tx.record(Made::Store(store.rootfs_path()))?;
+    Ok(store)
+}
+
 /// `-f FILE`, else `lxc.default_config` when it exists, else an empty config.
 fn initial_config(explicit: Option<&Path>) -> Result<Config> {
     if let Some(p) = explicit {
@@ -215,18 +240,21 @@ fn initial_config(explicit: Option<&Path>) -> Result<Config> {
 
 /// Makes `<lxcpath>/<name>` (0770) and starts the transaction in it. An existing empty
 /// directory (left by a crash before the marker, or made by hand) is taken over.
-fn begin_dir(dir: &Path) -> Result<Transaction> {
+pub(crate) fn begin_dir(dir: &Path) -> Result<Transaction> {
     match fs::DirBuilder::new().mode(0o770).create(dir) {
         Ok(()) => {
             // mode() is filtered by the umask; LXC's container dirs are 0770.
             let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o770));
-            let mut tx = Transaction::begin(dir)?;
-            tx.record(Made::Dir)?;
-            Ok(tx)
+            Transaction::begin_with(dir, vec![Made::Dir])
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            // A marker's temporary file alone is what a crash before its first write
+            // leaves.
             let empty = fs::read_dir(dir)
-                .map(|mut r| r.next().is_none())
+                .map(|r| {
+                    r.flatten()
+                        .all(|e| e.file_name() == format!(".{}.tmp", partial::MARKER).as_str())
+                })
                 .unwrap_or(false);
             if !empty {
                 return Err(Error::hint(
@@ -237,9 +265,7 @@ fn begin_dir(dir: &Path) -> Result<Transaction> {
                     "move it away or remove it, then create the container again",
                 ));
             }
-            let mut tx = Transaction::begin(dir)?;
-            tx.record(Made::EmptiedDir)?;
-            Ok(tx)
+            Transaction::begin_with(dir, vec![Made::EmptiedDir])
         }
         Err(e) => Err(Error::io("create container directory", dir, e)),
     }

@@ -32,7 +32,12 @@ impl Container {
             });
         }
         let dir = self.dir();
-        let clones = dependents(&dir);
+        // A clone that no longer exists (a copy killed before it was undone) holds
+        // nothing back.
+        let clones: Vec<(PathBuf, String)> = dependents(&dir)
+            .into_iter()
+            .filter(|(p, n)| p.join(n).join("config").exists() || partial::is_partial(&p.join(n)))
+            .collect();
         let snaps = snapshots(&dir);
         if !with_snapshots {
             if !clones.is_empty() {
@@ -65,6 +70,10 @@ impl Container {
         }
         for name in &snaps {
             let mut c = Container::new(name, Some(&dir.join("snaps")))?;
+            if !c.is_defined() {
+                // Already gone as one of the dependent clones above.
+                continue;
+            }
             c.destroy(true)
                 .map_err(|e| Error::msg(format!("failed to destroy snapshot {name}: {e}")))?;
         }

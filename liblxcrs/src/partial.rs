@@ -33,6 +33,9 @@ pub enum Made {
     Rootfs(PathBuf),
     /// The user's empty rootfs directory that we filled.
     EmptyRootfs(PathBuf),
+    /// A backing store (its `lxc.rootfs.path` value) that we made; undo destroys it
+    /// through the storage crate (btrfs subvolumes, loop images).
+    Store(String),
 }
 
 impl Made {
@@ -42,6 +45,7 @@ impl Made {
             Made::EmptiedDir => "emptied-dir".into(),
             Made::Rootfs(p) => format!("rootfs {}", p.display()),
             Made::EmptyRootfs(p) => format!("empty-rootfs {}", p.display()),
+            Made::Store(v) => format!("store {v}"),
         }
     }
 
@@ -52,6 +56,7 @@ impl Made {
             "emptied-dir" => Made::EmptiedDir,
             "rootfs" if v.starts_with('/') => Made::Rootfs(v.into()),
             "empty-rootfs" if v.starts_with('/') => Made::EmptyRootfs(v.into()),
+            "store" if !v.is_empty() => Made::Store(v.into()),
             _ => return None,
         })
     }
@@ -69,9 +74,15 @@ pub struct Transaction {
 impl Transaction {
     /// Starts recording for container dir `dir` (which must exist).
     pub fn begin(dir: &Path) -> Result<Transaction> {
+        Transaction::begin_with(dir, Vec::new())
+    }
+
+    /// [`Transaction::begin`] with `made` already recorded in the first write of the
+    /// marker, so that no crash can leave a marker that does not say what it covers.
+    pub fn begin_with(dir: &Path, made: Vec<Made>) -> Result<Transaction> {
         let t = Transaction {
             dir: dir.to_path_buf(),
-            made: Vec::new(),
+            made,
             done: false,
         };
         t.write()?;
@@ -85,17 +96,20 @@ impl Transaction {
     }
 
     fn write(&self) -> Result<()> {
+        // Written beside and renamed over: a crash never leaves a half-written marker.
         let p = self.dir.join(MARKER);
+        let tmp = self.dir.join(format!(".{MARKER}.tmp"));
         let text: String = self.made.iter().map(|m| m.line() + "\n").collect();
         let mut f = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
-            .open(&p)
-            .map_err(|e| Error::io("write creation marker", &p, e))?;
+            .open(&tmp)
+            .map_err(|e| Error::io("write creation marker", &tmp, e))?;
         f.write_all(text.as_bytes())
             .and_then(|_| f.sync_all())
-            .map_err(|e| Error::io("write creation marker", &p, e))
+            .map_err(|e| Error::io("write creation marker", &tmp, e))?;
+        fs::rename(&tmp, &p).map_err(|e| Error::io("write creation marker", &p, e))
     }
 
     /// The operation succeeded: remove the marker, keep everything.
@@ -142,6 +156,11 @@ fn undo(dir: &Path, made: &[Made]) -> Result<()> {
         match m {
             Made::Rootfs(p) => keep(remove_tree_onedev(p).map_err(|e| Error::msg(e.to_string()))),
             Made::EmptyRootfs(p) => keep(empty_dir(p)),
+            Made::Store(v) => keep(
+                lxcrs_storage::open(v)
+                    .and_then(|s| s.destroy())
+                    .map_err(|e| Error::msg(e.to_string())),
+            ),
             Made::Dir | Made::EmptiedDir => {}
         }
     }

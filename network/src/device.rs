@@ -16,7 +16,8 @@ use crate::rtnl;
 pub fn has_interface(ns: Option<Netns<'_>>, name: &str) -> Result<bool> {
     let look = || -> Result<bool> {
         let mut nl = open()?;
-        let l = rtnl::link_by_name(&mut nl, name).map_err(NetError::nl(format!("look up {name}")))?;
+        let l =
+            rtnl::link_by_name(&mut nl, name).map_err(NetError::nl(format!("look up {name}")))?;
         Ok(l.is_some())
     };
     match ns {
@@ -57,14 +58,16 @@ fn check_free(ns: Option<Netns<'_>>, name: &str, side: &str) -> Result<()> {
 /// In the calling thread's namespace: bring `name` down and move it into `to` as `target`.
 fn move_out(name: &str, target: &str, to: BorrowedFd<'_>, side: &str) -> Result<()> {
     let mut nl = open()?;
-    let Some(l) = rtnl::link_by_name(&mut nl, name).map_err(NetError::nl(format!("look up {name}")))?
+    let Some(l) =
+        rtnl::link_by_name(&mut nl, name).map_err(NetError::nl(format!("look up {name}")))?
     else {
         return Err(NetError::Interface(format!(
             "no network interface named {name}"
         )));
     };
     if l.up {
-        rtnl::set_up(&mut nl, l.index, false).map_err(NetError::nl(format!("bring {name} down")))?;
+        rtnl::set_up(&mut nl, l.index, false)
+            .map_err(NetError::nl(format!("bring {name} down")))?;
     }
     rtnl::set_link(
         &mut nl,

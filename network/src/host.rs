@@ -26,6 +26,18 @@ pub(crate) fn open() -> Result<Nl> {
 ///
 /// On error nothing created here is left behind.
 pub fn create_host_side(spec: &NetDevSpec, ctx: &NetContext) -> Result<HostNic> {
+    create_host_side_in(spec, ctx, None)
+}
+
+/// [`create_host_side`] for a container whose network namespace exists already (init
+/// `pid`'s): the container end of a veth is created right there, as LXC does. Moving a
+/// device between namespaces waits for RCU grace periods (~15 ms a device here), the
+/// bulk of a veth's cost otherwise. [`move_into_netns`] then has nothing to do for it.
+pub fn create_host_side_in(
+    spec: &NetDevSpec,
+    ctx: &NetContext,
+    pid: Option<i32>,
+) -> Result<HostNic> {
     spec.validate()?;
     let mut nl = open()?;
     let kind = match spec.kind {
@@ -41,7 +53,7 @@ pub fn create_host_side(spec: &NetDevSpec, ctx: &NetContext) -> Result<HostNic> 
     nic.link = spec.link.clone();
     nic.script_down = spec.script_down.clone();
     let built = match &spec.kind {
-        NetKind::Veth(v) => kinds::veth::create(&mut nl, spec, v, &mut nic),
+        NetKind::Veth(v) => kinds::veth::create(&mut nl, spec, v, &mut nic, pid),
         NetKind::Macvlan(_) | NetKind::Ipvlan { .. } | NetKind::Vlan { .. } => {
             kinds::virt::create(&mut nl, spec, &mut nic)
         }
@@ -184,7 +196,7 @@ pub(crate) fn delete_if_tagged(nl: &mut Nl, name: &str, tag: &str) -> Result<()>
 /// Move the container's device of `nic` (veth peer, macvlan, ipvlan, vlan, phys) from
 /// the calling thread's namespace into `target`. No-op for empty/none.
 pub fn move_into_netns(nic: &HostNic, target: Netns<'_>) -> Result<()> {
-    let Some(peer) = nic.peer_ifname.as_deref() else {
+    let Some(peer) = nic.peer_ifname.as_deref().filter(|_| !nic.peer_in_netns) else {
         return Ok(());
     };
     let mut nl = open()?;

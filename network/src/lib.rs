@@ -35,7 +35,7 @@ mod teardown;
 pub use configure::{configure_in_netns, loopback_up, ConfiguredNic};
 pub use device::{attach_interface, detach_interface, has_interface};
 pub use error::{NetError, Result};
-pub use host::{create_host_side, move_into_netns};
+pub use host::{create_host_side, create_host_side_in, move_into_netns};
 pub use info::{ips_of, link_stats, LinkStats, NicAddr};
 pub use netlink::NlError;
 pub use netns::{current_netns, in_netns, Netns};

@@ -83,6 +83,10 @@ pub struct HostNic {
     pub host_ifname: Option<String>,
     /// Device that goes into the container, by its (transient) name before the move.
     pub peer_ifname: Option<String>,
+    /// The container's end was created right in the container's namespace (see
+    /// [`crate::create_host_side_in`]): there is nothing to move.
+    #[serde(default)]
+    pub peer_in_netns: bool,
     /// The bridge or parent device.
     pub link: Option<String>,
     /// The bridge is an Open vSwitch bridge (port added with ovs-vsctl).
@@ -107,6 +111,7 @@ impl HostNic {
             owner: owner.to_string(),
             host_ifname: None,
             peer_ifname: None,
+            peer_in_netns: false,
             link: None,
             ovs: false,
             mtu: None,

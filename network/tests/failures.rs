@@ -35,7 +35,7 @@ fn missing_bridge_fails_clearly_and_leaves_nothing() {
     spec.link = Some("lxcbr9".into());
     assert_eq!(
         create_err(&h, &spec),
-        "lxc.net.0.link: bridge lxcbr9 does not exist; create it (ip link add lxcbr9 type bridge) or use lxc-net"
+        "lxc.net.0.link: bridge lxcbr9 does not exist; create it (ip link add lxcbr9 type bridge), or add it to /etc/lxcrs/lxc-net.toml and run `lxcrs-net up`"
     );
     assert_eq!(h.links(), vec!["lo", "br0"]);
     // A link that is not a bridge.

@@ -6,8 +6,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use common::{ctx, host_with_bridge, Ns};
 use lxcrs_network::{
-    configure_in_netns, create_host_side, move_into_netns, parse_ipv4_address, parse_ipv6_address,
-    teardown, Gateway, HostNic, NetDevSpec, NetKind, Netns, VethSpec,
+    configure_in_netns, create_host_side, create_host_side_in, move_into_netns, parse_ipv4_address,
+    parse_ipv6_address, teardown, Gateway, HostNic, NetDevSpec, NetKind, Netns, VethSpec,
 };
 
 fn veth(index: usize, ip4: &str, ip6: Option<&str>) -> NetDevSpec {
@@ -286,13 +286,21 @@ fn move_by_pid_and_queue_counts() {
         ..VethSpec::default()
     });
     let cx = ctx("pid");
+    // The container end is created right in the namespace of `pid`: nothing to move.
     let nic = h
         .run(|| {
-            let nic = create_host_side(&spec, &cx)?;
+            let nic = create_host_side_in(&spec, &cx, Some(pid))?;
             move_into_netns(&nic, Netns::Pid(pid))?;
             Ok(nic)
         })
         .unwrap_or_else(|e| panic!("{e}"));
+    assert!(nic.peer_in_netns);
+    assert_eq!(
+        h.links().len(),
+        3,
+        "lo, br0 and the host end: {:?}",
+        h.links()
+    );
     c.run(|| configure_in_netns(&spec, &nic))
         .unwrap_or_else(|e| panic!("{e}"));
     let d = c.sh("ip -d link show eth0");

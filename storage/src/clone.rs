@@ -144,8 +144,10 @@ pub fn copy_between(
         };
         let sroot = src.direct_tree().unwrap_or(sdir.path());
         let droot = dst.direct_tree().unwrap_or(ddir.path());
-        let stats = copy::copy_tree(sroot, droot, opts)
-            .map_err(|e| e.rebase(ddir.path(), &dst.rootfs_path()).rebase(sdir.path(), &src.rootfs_path()))?;
+        let stats = copy::copy_tree(sroot, droot, opts).map_err(|e| {
+            e.rebase(ddir.path(), &dst.rootfs_path())
+                .rebase(sdir.path(), &src.rootfs_path())
+        })?;
         if let Some(m) = dm {
             m.finish()?;
         }

@@ -77,6 +77,27 @@ fn btrfs_hint(e: &std::io::Error) -> &'static str {
 }
 
 impl StorageError {
+    /// Names a path below the temporary mount point `from` by the store it shows
+    /// (`to`, e.g. `loop:/var/lib/lxc/c1/rootdev`) instead of the scratch directory.
+    pub(crate) fn rebase(self, from: &std::path::Path, to: &str) -> StorageError {
+        let fix = |p: PathBuf| match p.strip_prefix(from) {
+            Ok(rel) => PathBuf::from(format!("{to}/{}", rel.display())),
+            Err(_) => p,
+        };
+        match self {
+            StorageError::Io { op, path, source } => StorageError::Io {
+                op,
+                path: fix(path),
+                source,
+            },
+            StorageError::NoSpace { op, path } => StorageError::NoSpace {
+                op,
+                path: fix(path),
+            },
+            other => other,
+        }
+    }
+
     pub(crate) fn io(
         op: &'static str,
         path: impl Into<PathBuf>,

@@ -228,7 +228,7 @@ fn loop_backend() {
         Kind::Loop
     );
 
-    storage::with_mounted(c1.as_ref(), |r| make_fixture(r)).unwrap();
+    storage::with_mounted(c1.as_ref(), make_fixture).unwrap();
     mount_write_umount(&sb, c1.as_ref(), "etc/hostname", b"c1\n");
     wait_detached(&image);
     assert_eq!(read(c1.as_ref(), "etc/hostname").unwrap(), b"c1\n");
@@ -318,7 +318,10 @@ fn loop_clone_out_of_space_removes_the_new_image() {
     );
     assert!(msg.contains("--fssize"), "{msg}");
     // Named inside the store, not below a temporary mount point that no longer exists.
-    assert!(msg.contains(&format!(" in loop:{}", lxc.join("c2/rootdev").display())), "{msg}");
+    assert!(
+        msg.contains(&format!("loop:{}/blob", lxc.join("c2/rootdev").display())),
+        "{msg}"
+    );
     assert!(
         !lxc.join("c2/rootdev").exists(),
         "the partial image was left behind"

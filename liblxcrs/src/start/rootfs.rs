@@ -3,8 +3,9 @@
 //! rootfs directory at the staging point, and at the end remount it read-only when
 //! `lxc.rootfs.options` says `ro`.
 //!
-//! Only the `dir` backend is handled here; the storage crate will provide others and hand
-//! back a directory (or a mounted path) to bind.
+//! `dir` is a plain recursive bind; overlay, loop and btrfs rootfs are mounted by the
+//! storage crate (overlayfs, an autoclear loop device, a bind of the subvolume) inside
+//! the container's mount namespace, so they vanish — loop device included — with it.
 
 use std::path::Path;
 
@@ -52,14 +53,18 @@ pub fn mount_rootfs(sys: &dyn Syscall, spec: &Spec) -> Result<(), StartError> {
         fstype: String::new(),
         errno,
     };
-    sys.mount(
-        Some(&src),
-        &r.mount,
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None,
-    )
-    .map_err(fail)?;
+    match &r.store {
+        None => sys
+            .mount(
+                Some(&src),
+                &r.mount,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            )
+            .map_err(fail)?,
+        Some(value) => mount_store(sys, value, &r.mount)?,
+    }
     let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY);
     if !extra.is_empty() {
         sys.mount(
@@ -72,6 +77,20 @@ pub fn mount_rootfs(sys: &dyn Syscall, spec: &Spec) -> Result<(), StartError> {
         .map_err(fail)?;
     }
     Ok(())
+}
+
+/// Mounts a non-dir store on the staging point through the storage crate.
+fn mount_store(sys: &dyn Syscall, value: &str, target: &Path) -> Result<(), StartError> {
+    let store = lxcrs_storage::open(value).map_err(|e| {
+        StartError::config("lxc.rootfs.path", value, e.to_string())
+    })?;
+    if !sys.exists(target) {
+        sys.mkdir_all(target, 0o755)
+            .map_err(|e| StartError::sys(format!("create {}", target.display()), e))?;
+    }
+    store
+        .mount(target)
+        .map_err(|e| StartError::Message(format!("failed to mount the rootfs {value}: {e}")))
 }
 
 /// Last step before `pivot_root`: `ro` from `lxc.rootfs.options`.

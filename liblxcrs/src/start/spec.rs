@@ -44,6 +44,9 @@ pub struct RootfsSpec {
     pub mount: PathBuf,
     /// `lxc.rootfs.options`, split on commas.
     pub options: Vec<String>,
+    /// The whole `lxc.rootfs.path` value when the backend is not `dir`: the storage
+    /// crate mounts it (overlay, loop, btrfs) instead of a plain bind mount.
+    pub store: Option<String>,
 }
 
 /// Everything the start sequence reads.
@@ -134,16 +137,19 @@ impl Spec {
         let rootfs = match &config.rootfs.path {
             None => None,
             Some(p) => {
-                if p.backend() != "dir" {
-                    return Err(StartError::config(
-                        "lxc.rootfs.path",
-                        p.to_string(),
-                        format!(
-                            "the {} storage backend is not supported by the start sequence yet",
-                            p.backend()
-                        ),
-                    ));
-                }
+                let store = match p.backend() {
+                    "dir" => None,
+                    "overlay" | "loop" | "btrfs" => Some(p.to_string()),
+                    other => {
+                        return Err(StartError::config(
+                            "lxc.rootfs.path",
+                            p.to_string(),
+                            format!(
+                                "the {other} storage backend is not supported by the start sequence yet"
+                            ),
+                        ))
+                    }
+                };
                 Some(RootfsSpec {
                     source: PathBuf::from(&p.path),
                     mount: config
@@ -161,6 +167,7 @@ impl Spec {
                         .filter(|o| !o.is_empty())
                         .map(str::to_string)
                         .collect(),
+                    store,
                 })
             }
         };

@@ -20,6 +20,7 @@ pub(crate) fn create(
     spec: &NetDevSpec,
     v: &VethSpec,
     nic: &mut HostNic,
+    netns_pid: Option<i32>,
 ) -> Result<()> {
     let bridge = match (&spec.link, v.mode) {
         (Some(link), VethMode::Bridge) => Some(find_bridge(nl, spec, link)?),
@@ -49,6 +50,9 @@ pub(crate) fn create(
     let mut peer = LinkMessage::default();
     peer.attributes
         .push(LinkAttribute::IfName(peer_name.clone()));
+    if let Some(pid) = netns_pid {
+        peer.attributes.push(LinkAttribute::NetNsPid(pid as u32));
+    }
     let mut m = LinkMessage::default();
     if let Some(n) = v.n_rxqueues {
         peer.attributes.push(LinkAttribute::NumRxQueues(n));
@@ -81,6 +85,7 @@ pub(crate) fn create(
     // From here on `undo` deletes both ends (deleting one end deletes the pair).
     nic.host_ifname = Some(host_name.clone());
     nic.peer_ifname = Some(peer_name.clone());
+    nic.peer_in_netns = netns_pid.is_some();
     // Only the host end is tagged: deleting it removes the pair, and the container
     // should not see our bookkeeping.
     let host = tag_and_get(nl, &host_name, &nic.tag())?;

@@ -1,0 +1,260 @@
+//! `lxc-snapshot`: snapshots are ordinary containers `<lxcpath>/<name>/snaps/snapN`
+//! with `ts` and `comment` files beside their config.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use lxcrs_config::Config;
+use lxcrs_storage::{self as storage, CreateSpec, Kind};
+
+use crate::copy::{rewrite_config, CloneOptions};
+use crate::{lock, partial, Container, Error, Result};
+
+/// One snapshot, as `lxc-snapshot -L` shows it.
+#[derive(Debug, Clone)]
+pub struct SnapshotInfo {
+    /// `snapN`.
+    pub name: String,
+    /// The directory holding it (`<lxcpath>/<c>/snaps`).
+    pub lxcpath: PathBuf,
+    /// `ts`: `%Y:%m:%d %H:%M:%S`.
+    pub timestamp: String,
+    /// The comment file's path, when there is one.
+    pub comment_path: Option<PathBuf>,
+}
+
+impl Container {
+    fn snaps_dir(&self) -> PathBuf {
+        self.dir().join("snaps")
+    }
+
+    /// Takes a snapshot `snapN` (first free N); returns its name. A `comment_file` is
+    /// copied as its `comment`.
+    pub fn snapshot(&mut self, comment_file: Option<&Path>) -> Result<String> {
+        if !self.is_defined() {
+            return Err(Error::NotDefined);
+        }
+        let cfg = self.load_config()?.clone();
+        let rootfs = cfg
+            .model()
+            .rootfs
+            .path
+            .as_ref()
+            .map(|p| p.to_string())
+            .ok_or_else(|| Error::msg(format!("{} has no rootfs to snapshot", self.name())))?;
+        let store = storage::open(&rootfs).map_err(|e| Error::msg(e.to_string()))?;
+        let caps = store.capabilities();
+        if !caps.can_backup {
+            return Err(Error::msg(format!(
+                "the {} backing store cannot be snapshotted with lxc-snapshot",
+                store.kind().name()
+            )));
+        }
+        let comment = match comment_file {
+            Some(p) => Some(fs::read(p).map_err(|e| Error::io("read comment file", p, e))?),
+            None => None,
+        };
+        let snaps = self.snaps_dir();
+        fs::create_dir_all(&snaps).map_err(|e| Error::io("create", &snaps, e))?;
+        let name = (0..)
+            .map(|n| format!("snap{n}"))
+            .find(|n| !snaps.join(n).exists())
+            .unwrap_or_default();
+        if !caps.can_snapshot {
+            eprintln!(
+                "Snapshot of {}-backed container requested; making a copy-clone",
+                store.kind().name()
+            );
+        }
+        let r = self.clone(&CloneOptions {
+            new_name: name.clone(),
+            new_lxcpath: Some(snaps.clone()),
+            bdev: None,
+            snapshot: caps.can_snapshot,
+            keep_name: true,
+            keep_mac: true,
+            fssize: None,
+            allow_running: true,
+            hook_args: Vec::new(),
+        });
+        if let Err(e) = r {
+            let _ = fs::remove_dir(&snaps);
+            return Err(e);
+        }
+        let d = snaps.join(&name);
+        let ts = chrono_now();
+        fs::write(d.join("ts"), format!("{ts}\n"))
+            .map_err(|e| Error::io("write", d.join("ts"), e))?;
+        if let Some(c) = comment {
+            fs::write(d.join("comment"), c)
+                .map_err(|e| Error::io("write", d.join("comment"), e))?;
+        }
+        Ok(name)
+    }
+
+    /// The snapshots, oldest name first.
+    pub fn snapshot_list(&self) -> Result<Vec<SnapshotInfo>> {
+        if !self.is_defined() {
+            return Err(Error::NotDefined);
+        }
+        let snaps = self.snaps_dir();
+        let mut names = crate::destroy::snapshots(&self.dir());
+        names.sort_by_key(|n| {
+            n.trim_start_matches("snap")
+                .parse::<u64>()
+                .unwrap_or(u64::MAX)
+        });
+        Ok(names
+            .into_iter()
+            .map(|n| {
+                let d = snaps.join(&n);
+                let ts = fs::read_to_string(d.join("ts"))
+                    .map(|t| t.trim().to_string())
+                    .unwrap_or_default();
+                let c = d.join("comment");
+                SnapshotInfo {
+                    name: n,
+                    lxcpath: snaps.clone(),
+                    timestamp: ts,
+                    comment_path: c.is_file().then_some(c),
+                }
+            })
+            .collect())
+    }
+
+    /// Restores snapshot `snap` as `new_name` (a new container), or in place of this
+    /// container when `new_name` is `None` or its own name.
+    pub fn snapshot_restore(&mut self, snap: &str, new_name: Option<&str>) -> Result<()> {
+        if !self.is_defined() {
+            return Err(Error::NotDefined);
+        }
+        let snaps = self.snaps_dir();
+        let mut sc = Container::new(snap, Some(&snaps))?;
+        if !sc.is_defined() {
+            return Err(Error::msg(format!(
+                "{}: no such snapshot {snap}",
+                self.name()
+            )));
+        }
+        let target = new_name.unwrap_or(self.name()).to_string();
+        if target != self.name() {
+            let src_kind = storage::open(&rootfs_of(&mut sc)?)
+                .map(|s| s.kind())
+                .map_err(|e| Error::msg(e.to_string()))?;
+            sc.clone(&CloneOptions {
+                new_name: target,
+                new_lxcpath: Some(self.lxcpath().to_path_buf()),
+                snapshot: matches!(src_kind, Kind::Overlay | Kind::Btrfs),
+                keep_mac: true,
+                ..Default::default()
+            })?;
+            return Ok(());
+        }
+        // In place: the current rootfs is replaced by a copy of the snapshot's, in the
+        // same backend; the snapshot's config replaces ours.
+        if self.is_running() {
+            return Err(Error::Running {
+                name: self.name().to_string(),
+            });
+        }
+        let _lock = lock::lock(self.lxcpath(), self.name(), true)?;
+        let cur = rootfs_of(self)?;
+        let cur_store = storage::open(&cur).map_err(|e| Error::msg(e.to_string()))?;
+        let snap_store =
+            storage::open(&rootfs_of(&mut sc)?).map_err(|e| Error::msg(e.to_string()))?;
+        let kind = cur_store.kind();
+        let dir = self.dir();
+        // Make the new rootfs beside the old one first, then swap.
+        let tmp = dir.join(".restore");
+        let _ = lxcrs_storage::remove::remove_tree_onedev(&tmp);
+        let spec = CreateSpec {
+            container_dir: tmp.clone(),
+            name: self.name().to_string(),
+            dir: None,
+            fstype: None,
+            fssize: None,
+        };
+        if kind == Kind::Overlay {
+            // Keep the lowers; the delta becomes the snapshot's.
+            cur_store.destroy().map_err(|e| Error::msg(e.to_string()))?;
+            let spec = CreateSpec::new(&dir, self.name());
+            snap_store
+                .clone_to(Some(Kind::Overlay), &spec, true)
+                .map_err(|e| Error::msg(e.to_string()))?;
+        } else {
+            fs::create_dir_all(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+            let made = snap_store
+                .clone_to(Some(kind), &spec, false)
+                .map_err(|e| Error::msg(e.to_string()));
+            let made = match made {
+                Ok(m) => m,
+                Err(e) => {
+                    let _ = lxcrs_storage::remove::remove_tree_onedev(&tmp);
+                    return Err(e);
+                }
+            };
+            cur_store.destroy().map_err(|e| Error::msg(e.to_string()))?;
+            let (from, to) = match kind {
+                Kind::Loop => (tmp.join("rootdev"), dir.join("rootdev")),
+                _ => (tmp.join("rootfs"), dir.join("rootfs")),
+            };
+            let _ = made;
+            fs::rename(&from, &to).map_err(|e| Error::io("rename", &from, e))?;
+            let _ = fs::remove_dir(&tmp);
+        }
+        // The config: the snapshot's, with our paths.
+        let text = fs::read_to_string(sc.config_path())
+            .map_err(|e| Error::io("read config", sc.config_path(), e))?;
+        let text = rewrite_config(&text, &sc.dir(), &dir, Some(&cur), true);
+        let cfg = Config::parse(&text, &self.config_path())?;
+        cfg.save(&self.config_path())?;
+        self.set_config(cfg);
+        let _ = partial::is_partial(&dir);
+        Ok(())
+    }
+
+    /// Destroys snapshot `snap`, or every snapshot with `"ALL"`.
+    pub fn snapshot_destroy(&mut self, snap: &str) -> Result<()> {
+        if !self.is_defined() {
+            return Err(Error::NotDefined);
+        }
+        let snaps = self.snaps_dir();
+        let names = if snap == "ALL" {
+            crate::destroy::snapshots(&self.dir())
+        } else {
+            vec![snap.to_string()]
+        };
+        for n in names {
+            let mut c = Container::new(&n, Some(&snaps))?;
+            if !c.is_defined() {
+                return Err(Error::msg(format!("{}: no such snapshot {n}", self.name())));
+            }
+            c.destroy(true)?;
+        }
+        if fs::read_dir(&snaps).is_ok_and(|mut r| r.next().is_none()) {
+            let _ = fs::remove_dir(&snaps);
+        }
+        Ok(())
+    }
+}
+
+fn rootfs_of(c: &mut Container) -> Result<String> {
+    c.load_config()?
+        .model()
+        .rootfs
+        .path
+        .as_ref()
+        .map(|p| p.to_string())
+        .ok_or_else(|| Error::msg(format!("{} has no rootfs", c.name())))
+}
+
+/// Local time as `%Y:%m:%d %H:%M:%S`.
+fn chrono_now() -> String {
+    let out = std::process::Command::new("date")
+        .arg("+%Y:%m:%d %H:%M:%S")
+        .output();
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,257 @@
+//! `lxc-copy`: clone (`-N`), rename (`-R`), ephemeral (`-e`) containers.
+//!
+//! Exit 0 on success, 1 on failure (a failed copy leaves no new container). With `-e`
+//! and a command, the command's exit code.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use clap::{Arg, ArgAction};
+use liblxcrs::{random_name, CloneOptions, Container, Error};
+
+use crate::cmd::create::parse_size;
+use crate::common;
+
+fn flag(id: &'static str, short: char, long: &'static str, help: &'static str) -> Arg {
+    Arg::new(id)
+        .short(short)
+        .long(long)
+        .action(ArgAction::SetTrue)
+        .help(help)
+}
+
+/// Entry point.
+pub fn main(args: Vec<String>) -> i32 {
+    let cmd = common::command(
+        "lxc-copy",
+        "Copy, rename or make an ephemeral copy of a container",
+    )
+    .arg(
+        Arg::new("newname")
+            .short('N')
+            .long("newname")
+            .value_name("NEWNAME")
+            .help("New name for the container"),
+    )
+    .arg(
+        Arg::new("newpath")
+            .short('p')
+            .long("newpath")
+            .value_name("NEWPATH")
+            .help("lxcpath of the new container"),
+    )
+    .arg(
+        Arg::new("backingstorage")
+            .short('B')
+            .long("backingstorage")
+            .value_name("TYPE")
+            .help("Backing store of the new container (dir, btrfs, loop, overlay)"),
+    )
+    .arg(
+        Arg::new("fssize")
+            .short('L')
+            .long("fssize")
+            .value_name("SIZE")
+            .help("Size of a new block store, SIZE[bBkKmMgGtT]"),
+    )
+    .arg(flag(
+        "snapshot",
+        's',
+        "snapshot",
+        "Copy-on-write snapshot clone",
+    ))
+    .arg(flag(
+        "allowrunning",
+        'a',
+        "allowrunning",
+        "Allow cloning a running container",
+    ))
+    .arg(flag("keepname", 'K', "keepname", "Keep the hostname"))
+    .arg(flag("keepmac", 'M', "keepmac", "Keep the MAC addresses"))
+    .arg(flag("rename", 'R', "rename", "Rename the container"))
+    .arg(flag(
+        "ephemeral",
+        'e',
+        "ephemeral",
+        "Start an ephemeral snapshot clone",
+    ))
+    .arg(flag(
+        "keepdata",
+        'D',
+        "keepdata",
+        "Keep the ephemeral container after it stops",
+    ))
+    .arg(flag(
+        "daemon",
+        'd',
+        "daemon",
+        "Start the ephemeral container in the background (default)",
+    ))
+    .arg(flag(
+        "foreground",
+        'F',
+        "foreground",
+        "Start the ephemeral container in the foreground",
+    ))
+    .arg(flag(
+        "tmpfs",
+        't',
+        "tmpfs",
+        "Place the ephemeral container's delta on a tmpfs",
+    ))
+    .arg(
+        Arg::new("mount")
+            .short('m')
+            .long("mount")
+            .value_name("SPEC")
+            .action(ArgAction::Append),
+    )
+    .arg(Arg::new("pos").num_args(0..).value_name("NAME"))
+    .arg(
+        Arg::new("rest")
+            .num_args(0..)
+            .last(true)
+            .allow_hyphen_values(true)
+            .value_name("ARGS"),
+    );
+    let (m, c) = match common::parse(cmd, args, Some("pos")) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let name = match c.require_name() {
+        Ok(n) => n.to_string(),
+        Err(code) => return code,
+    };
+    let mut src = match Container::new(&name, c.lxcpath.as_deref()) {
+        Ok(ct) => ct,
+        Err(e) => {
+            c.error(&e);
+            return 1;
+        }
+    };
+    if !src.is_defined() {
+        eprintln!("lxc-copy: {name}: Container is not defined");
+        return 1;
+    }
+    let rest: Vec<String> = m
+        .get_many::<String>("rest")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
+    let newname = m.get_one::<String>("newname").cloned();
+    let ephemeral = m.get_flag("ephemeral");
+    if m.get_flag("tmpfs") || m.get_many::<String>("mount").is_some() {
+        eprintln!("lxc-copy: -t (--tmpfs) and -m (--mount) are not supported yet");
+        return 1;
+    }
+    if m.get_flag("rename") {
+        let Some(nn) = newname else {
+            eprintln!("lxc-copy: You must provide a NEWNAME for the clone");
+            return 1;
+        };
+        return match src.rename(&nn) {
+            Ok(_) => 0,
+            Err(e) => {
+                report(&c, &e);
+                1
+            }
+        };
+    }
+    let newname = match (newname, ephemeral) {
+        (Some(n), _) => n,
+        (None, true) => random_name(&name),
+        (None, false) => {
+            eprintln!("lxc-copy: You must provide a NEWNAME for the clone");
+            return 1;
+        }
+    };
+    let fssize = match m.get_one::<String>("fssize") {
+        None => None,
+        Some(s) => match parse_size(s) {
+            Some(n) => Some(n),
+            None => {
+                eprintln!("lxc-copy: invalid size {s:?} for -L");
+                return 1;
+            }
+        },
+    };
+    let newpath = m.get_one::<String>("newpath").map(PathBuf::from);
+    let opts = CloneOptions {
+        new_name: newname.clone(),
+        new_lxcpath: newpath.clone(),
+        bdev: m.get_one::<String>("backingstorage").cloned(),
+        snapshot: m.get_flag("snapshot") || ephemeral,
+        keep_name: m.get_flag("keepname"),
+        keep_mac: m.get_flag("keepmac"),
+        fssize,
+        allow_running: m.get_flag("allowrunning"),
+        hook_args: if ephemeral { Vec::new() } else { rest.clone() },
+    };
+    let mut new = match src.clone(&opts) {
+        Ok(n) => n,
+        Err(e) => {
+            report(&c, &e);
+            return 1;
+        }
+    };
+    if !ephemeral {
+        return 0;
+    }
+    if !m.get_flag("keepdata") {
+        let r = new
+            .set_config_item("lxc.ephemeral", "1")
+            .and_then(|()| new.save_config());
+        if let Err(e) = r {
+            c.error(&e);
+            let _ = new.destroy(true);
+            return 1;
+        }
+    }
+    println!("Created {newname} as clone of {name}");
+    let lxcpath = new.lxcpath().display().to_string();
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("lxcrs"));
+    let tool = |t: &str| {
+        let mut cmd = Command::new(&exe);
+        cmd.arg(t).args(["-n", &newname, "-P", &lxcpath]);
+        cmd
+    };
+    let foreground = m.get_flag("foreground") && rest.is_empty();
+    let mut start = tool("start");
+    if !foreground {
+        start.arg("-d");
+    }
+    match start.status() {
+        Ok(s) if s.success() => {}
+        _ => {
+            eprintln!("lxc-copy: {newname}: failed to start the ephemeral container");
+            if !m.get_flag("keepdata") {
+                let _ = new.destroy(true);
+            }
+            return 1;
+        }
+    }
+    if rest.is_empty() {
+        return 0;
+    }
+    let code = match tool("attach")
+        .arg("--clear-env")
+        .arg("--")
+        .args(&rest)
+        .status()
+    {
+        Ok(s) => s.code().unwrap_or(1),
+        Err(e) => {
+            eprintln!("lxc-copy: failed to run lxc-attach: {e}");
+            1
+        }
+    };
+    let _ = tool("stop").status();
+    code
+}
+
+fn report(c: &common::Common, e: &Error) {
+    match e {
+        Error::Exists => eprintln!("lxc-copy: Container already exists"),
+        Error::NotDefined => eprintln!("lxc-copy: Container is not defined"),
+        e => c.error(e),
+    }
+}
