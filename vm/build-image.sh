@@ -73,8 +73,12 @@ mkdir -p "$tmp"
 heartbeat=
 stop_heartbeat() {
     [ -n "$heartbeat" ] || return 0
-    pkill -P "$heartbeat" 2>/dev/null || true
-    kill "$heartbeat" 2>/dev/null || true
+    # Its sleep goes after it (killing the sleep first would make it print "Terminated").
+    local kids
+    kids=$(pgrep -P "$heartbeat" || true)
+    { kill "$heartbeat" && wait "$heartbeat"; } 2>/dev/null || true
+    # shellcheck disable=SC2086
+    [ -z "$kids" ] || kill $kids 2>/dev/null || true
     heartbeat=
 }
 cleanup() {

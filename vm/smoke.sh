@@ -14,8 +14,11 @@ cat >"$share/smoke-guest.sh" <<'GUEST'
 pass=0 fail=0
 check() {   # check NAME COMMAND...: runs COMMAND, prints PASS/FAIL and its output
     local name=$1; shift
-    local out
-    if out=$("$@" 2>&1); then
+    local out rc
+    # Not inside an `if`: there bash would ignore the `set -e` of the check functions.
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ "$rc" = 0 ]; then
         echo "PASS $name"; pass=$((pass + 1))
     else
         echo "FAIL $name"; fail=$((fail + 1))
@@ -71,22 +74,23 @@ check "lvm: thin pool + thin LV + thin snapshot on a loop device" lvm_thin
 links() {
     set -e
     ip link add lxs0 type dummy
+    ip link add lxs1 type dummy     # macvlan and ipvlan cannot share a lower device
     ip link add link lxs0 name lxs0ipv type ipvlan mode l2
     ip link add link lxs0 name lxs0.42 type vlan id 42
-    ip link add link lxs0 name lxs0mv type macvlan mode bridge
+    ip link add link lxs1 name lxs1mv type macvlan mode bridge
     ip link add lxsveth0 type veth peer name lxsveth1
     ip link add lxsbr0 type bridge
     ip -d link show lxs0ipv | grep -q ipvlan
     ip -d link show lxs0.42 | grep -q 'vlan protocol 802.1Q id 42'
     ip -br link | grep lxs
-    for l in lxs0ipv lxs0.42 lxs0mv lxsveth0 lxsbr0 lxs0; do ip link del "$l"; done
+    for l in lxs0ipv lxs0.42 lxs1mv lxsveth0 lxsbr0 lxs0 lxs1; do ip link del "$l"; done
 }
 check "net: ipvlan, vlan (8021q), macvlan, veth, bridge links" links
 
 btrfs_fs() {
     set -e
     truncate -s 256M /var/tmp/btrfs.img
-    mkfs.btrfs -q /var/tmp/btrfs.img
+    mkfs.btrfs -q /var/tmp/btrfs.img >/dev/null
     mkdir -p /mnt/btrfs && mount -o loop /var/tmp/btrfs.img /mnt/btrfs
     btrfs subvolume create /mnt/btrfs/sv && btrfs subvolume snapshot /mnt/btrfs/sv /mnt/btrfs/snap
     umount /mnt/btrfs && rm /var/tmp/btrfs.img

@@ -266,7 +266,8 @@ fn move_by_pid_and_queue_counts() {
         .unwrap_or_else(|e| panic!("{e}"));
     // Wait until the process runs inside the namespace.
     let pid = sleeper.id() as i32;
-    for _ in 0..100 {
+    let mut inside = false;
+    for _ in 0..250 {
         let ns = std::fs::read_link(format!("/proc/{pid}/ns/net")).ok();
         let want = std::fs::metadata(c.path())
             .ok()
@@ -275,10 +276,12 @@ fn move_by_pid_and_queue_counts() {
             .zip(want)
             .is_some_and(|(n, w)| n.to_string_lossy().contains(&w.to_string()))
         {
+            inside = true;
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    assert!(inside, "the sleeper did not enter {} in 5 s", c.name);
     let mut spec = veth(0, "10.0.3.40/24", None);
     spec.kind = NetKind::Veth(VethSpec {
         n_rxqueues: Some(4),

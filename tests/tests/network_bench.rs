@@ -24,7 +24,13 @@ fn release_bin_dir() -> (tempfile::TempDir, PathBuf) {
         "build the release binaries first: cargo build --release --bins"
     );
     let dir = tempfile::tempdir().unwrap();
-    for t in ["lxc-create", "lxc-start", "lxc-stop", "lxc-destroy", "lxc-info"] {
+    for t in [
+        "lxc-create",
+        "lxc-start",
+        "lxc-stop",
+        "lxc-destroy",
+        "lxc-info",
+    ] {
         std::os::unix::fs::symlink(&lxcrs, dir.path().join(t)).unwrap();
     }
     let p = dir.path().to_path_buf();
@@ -137,7 +143,10 @@ fn veth_bridge_start_overhead_lxcrs_vs_lxc() {
         }
     }
     println!("lxc-start -d to RUNNING, busybox, median of {runs} runs:");
-    println!("{:<8} {:>10} {:>12} {:>10}", "impl", "empty ms", "veth+br ms", "cost ms");
+    println!(
+        "{:<8} {:>10} {:>12} {:>10}",
+        "impl", "empty ms", "veth+br ms", "cost ms"
+    );
     for (j, i) in impls.iter().enumerate() {
         let (a, b) = (median(times[j][0].clone()), median(times[j][1].clone()));
         println!(

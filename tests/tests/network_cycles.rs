@@ -41,7 +41,11 @@ fn hundred_start_stop_cycles_leave_no_netdev() {
         assert_eq!(br.ports().len(), 1, "cycle {i}: {:?}", br.ports());
         // The first stop is a clean shutdown, the others a kill (busybox's init takes
         // seconds to halt; the teardown is the same).
-        let stop: &[&str] = if i == 0 { &["-n", &n] } else { &["-n", &n, "-k"] };
+        let stop: &[&str] = if i == 0 {
+            &["-n", &n]
+        } else {
+            &["-n", &n, "-k"]
+        };
         env.ok("lxc-stop", stop);
         assert!(br.ports().is_empty(), "cycle {i}: {:?}", br.ports());
         assert!(tagged_netdevs(&env).is_empty(), "cycle {i}");
@@ -104,7 +108,8 @@ fn veth_of_a_killed_monitor_is_cleaned_by_the_next_start() {
     .unwrap();
     assert!(eventually(10, || state(&env, &n) == "STOPPED"));
     assert!(
-        eventually(5, || !std::path::Path::new(&format!("/proc/{init}/ns")).exists()),
+        eventually(5, || !std::path::Path::new(&format!("/proc/{init}/ns"))
+            .exists()),
         "init died with its monitor"
     );
     assert!(host_has(&pair), "the veth outlives the killed monitor");

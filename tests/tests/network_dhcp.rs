@@ -104,7 +104,9 @@ fn busybox_gets_a_dhcp_lease_from_an_lxcrs_net_bridge() {
         .filter(|a| a.starts_with(prefix))
         .unwrap_or_else(|| panic!("no leased IP line: {ips:?}"))
         .to_string();
-    assert!(env.ok("lxc-info", &["-n", &n]).contains(&format!("IP:             {ip}\n")));
+    assert!(env
+        .ok("lxc-info", &["-n", &n])
+        .contains(&format!("IP:             {ip}\n")));
     assert!(ping_from(&env, &n, "10.0.232.1", 5), "container → bridge");
     finish(env, net);
 }

@@ -46,7 +46,11 @@ fn macvlan_bridge_mode_between_two_containers() {
     assert!(ping_from(&env, &b, "10.0.225.1", 5), "b → a");
     env.ok("lxc-stop", &["-n", &a, "-k"]);
     env.ok("lxc-stop", &["-n", &b, "-k"]);
-    assert!(tagged_netdevs(&env).is_empty(), "{:?}", tagged_netdevs(&env));
+    assert!(
+        tagged_netdevs(&env).is_empty(),
+        "{:?}",
+        tagged_netdevs(&env)
+    );
     finish(env, parent);
 }
 
@@ -83,7 +87,9 @@ fn ipvlan_l2_between_two_containers_or_a_clear_error() {
         assert!(ping_from(&env, &b, "10.0.226.1", 5), "b → a");
     } else {
         // This kernel: the start fails naming the type and what to do, nothing left.
-        eprintln!("NOTE: no ipvlan in this kernel: checking the error (the VM test runs it for real)");
+        eprintln!(
+            "NOTE: no ipvlan in this kernel: checking the error (the VM test runs it for real)"
+        );
         let before: Vec<String> = std::fs::read_dir("/sys/class/net")
             .unwrap()
             .flatten()
@@ -98,7 +104,11 @@ fn ipvlan_l2_between_two_containers_or_a_clear_error() {
         );
         assert!(err.contains("load the ipvlan module"), "{err}");
         assert_eq!(runtime_support::state(&env, &a), "STOPPED");
-        assert!(tagged_netdevs(&env).is_empty(), "{:?}", tagged_netdevs(&env));
+        assert!(
+            tagged_netdevs(&env).is_empty(),
+            "{:?}",
+            tagged_netdevs(&env)
+        );
         let after: Vec<String> = std::fs::read_dir("/sys/class/net")
             .unwrap()
             .flatten()
@@ -131,7 +141,10 @@ fn phys_moved_in_and_returned_with_its_name() {
     env.ok("lxc-start", &["-n", &n]);
     assert!(!host_has(&pair.b), "{} left the host", pair.b);
     assert!(interfaces_in(&env, &n).contains(&"net0".to_string()));
-    assert!(ping_from_host("10.0.227.2", 5), "host → container over phys");
+    assert!(
+        ping_from_host("10.0.227.2", 5),
+        "host → container over phys"
+    );
     env.ok("lxc-stop", &["-n", &n]);
     assert!(host_has(&pair.b), "{} came back with its name", pair.b);
     assert_eq!(
@@ -199,7 +212,11 @@ fn lxc_device_moves_an_interface_in_and_out() {
     env.ok("lxc-device", &["-n", &n, "add", &pair.b, "eth7"]);
     assert!(!host_has(&pair.b));
     assert!(interfaces_in(&env, &n).contains(&"eth7".to_string()));
-    attach_ok(&env, &n, &["ip", "addr", "add", "10.0.228.2/24", "dev", "eth7"]);
+    attach_ok(
+        &env,
+        &n,
+        &["ip", "addr", "add", "10.0.228.2/24", "dev", "eth7"],
+    );
     attach_ok(&env, &n, &["ip", "link", "set", "eth7", "up"]);
     ip(&["addr", "add", "10.0.228.1/24", "dev", &pair.a]);
     assert!(ping_from_host("10.0.228.2", 5), "host → moved interface");
@@ -208,7 +225,9 @@ fn lxc_device_moves_an_interface_in_and_out() {
     let out = env.lxc("lxc-device", &["-n", &n, "del", "eth7", &pair.a]);
     assert!(!out.status.success());
     assert!(
-        text(&out).1.contains(&format!("already has an interface named {}", pair.a)),
+        text(&out)
+            .1
+            .contains(&format!("already has an interface named {}", pair.a)),
         "{}",
         text(&out).1
     );
@@ -228,7 +247,9 @@ fn lxc_device_moves_an_interface_in_and_out() {
     let out = env.lxc("lxc-device", &["-n", &n, "add", "lxnosuch0"]);
     assert!(!out.status.success());
     assert!(
-        text(&out).1.contains("no network interface or device named lxnosuch0"),
+        text(&out)
+            .1
+            .contains("no network interface or device named lxnosuch0"),
         "{}",
         text(&out).1
     );

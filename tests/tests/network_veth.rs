@@ -35,9 +35,15 @@ fn static_ipv4_ipv6_both_ways_gateway_auto_and_info() {
 
     // Both directions, both families.
     assert!(ping_from_host(&br.ip4(10), 5), "host → container IPv4");
-    assert!(ping_from(&env, &n, &br.host_ip4(), 5), "container → host IPv4");
+    assert!(
+        ping_from(&env, &n, &br.host_ip4(), 5),
+        "container → host IPv4"
+    );
     assert!(ping_from_host(&br.ip6(10), 10), "host → container IPv6");
-    assert!(ping_from(&env, &n, &br.host6(), 10), "container → host IPv6");
+    assert!(
+        ping_from(&env, &n, &br.host6(), 10),
+        "container → host IPv6"
+    );
 
     // lxc-info -i: one IP line per global address, all families.
     let ips = env.ok("lxc-info", &["-n", &n, "-i"]);
@@ -77,7 +83,10 @@ fn static_ipv4_ipv6_both_ways_gateway_auto_and_info() {
         .split_once(&format!("Link:           {pair}\n"))
         .map(|(_, rest)| rest.lines().take(3).collect::<Vec<_>>())
         .unwrap_or_else(|| panic!("no Link: line for {pair}:\n{all}"));
-    for (line, label) in link.iter().zip([" TX bytes:", " RX bytes:", " Total bytes:"]) {
+    for (line, label) in link
+        .iter()
+        .zip([" TX bytes:", " RX bytes:", " Total bytes:"])
+    {
         let v = line
             .strip_prefix(&format!("{label:<15} "))
             .unwrap_or_else(|| panic!("{line:?} is not {label}"));
@@ -96,14 +105,16 @@ fn static_ipv4_ipv6_both_ways_gateway_auto_and_info() {
     };
     let (tx, rx, total) = (num(" TX bytes:"), num(" RX bytes:"), num(" Total bytes:"));
     assert!(tx > 0 && rx > 0 && total == tx + rx, "{raw}");
-    let host_rx: u64 = std::fs::read_to_string(format!(
-        "/sys/class/net/{pair}/statistics/rx_bytes"
-    ))
-    .unwrap()
-    .trim()
-    .parse()
-    .unwrap();
-    assert!(host_rx >= tx, "container TX {tx} is the host end's RX {host_rx}");
+    let host_rx: u64 =
+        std::fs::read_to_string(format!("/sys/class/net/{pair}/statistics/rx_bytes"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+    assert!(
+        host_rx >= tx,
+        "container TX {tx} is the host end's RX {host_rx}"
+    );
 
     env.ok("lxc-stop", &["-n", &n, "-k"]);
     assert!(!host_has(&pair), "{pair} is gone after the stop");

@@ -44,7 +44,9 @@ fn vm_dir() -> PathBuf {
 #[test]
 fn ipvlan_l2_and_vlan_in_the_vm() {
     if std::env::var("LXCRS_VM_TESTS").as_deref() != Ok("1") {
-        eprintln!("SKIP: VM tests run with LXCRS_VM_TESTS=1 (ipvlan and vlan need the VM's kernel)");
+        eprintln!(
+            "SKIP: VM tests run with LXCRS_VM_TESTS=1 (ipvlan and vlan need the VM's kernel)"
+        );
         return;
     }
     let st = Command::new(vm_dir().join("build-image.sh"))

@@ -90,8 +90,8 @@ pub fn setup(
             if matches!(spec.kind, net::NetKind::None) {
                 continue;
             }
-            let nic = net::create_host_side_in(&spec, &done.ctx, Some(pid.as_raw()))
-                .map_err(net_err)?;
+            let nic =
+                net::create_host_side_in(&spec, &done.ctx, Some(pid.as_raw())).map_err(net_err)?;
             done.nics.push((spec, nic));
             let (_, nic) = done
                 .nics

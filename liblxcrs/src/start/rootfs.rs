@@ -81,9 +81,8 @@ pub fn mount_rootfs(sys: &dyn Syscall, spec: &Spec) -> Result<(), StartError> {
 
 /// Mounts a non-dir store on the staging point through the storage crate.
 fn mount_store(sys: &dyn Syscall, value: &str, target: &Path) -> Result<(), StartError> {
-    let store = lxcrs_storage::open(value).map_err(|e| {
-        StartError::config("lxc.rootfs.path", value, e.to_string())
-    })?;
+    let store = lxcrs_storage::open(value)
+        .map_err(|e| StartError::config("lxc.rootfs.path", value, e.to_string()))?;
     if !sys.exists(target) {
         sys.mkdir_all(target, 0o755)
             .map_err(|e| StartError::sys(format!("create {}", target.display()), e))?;

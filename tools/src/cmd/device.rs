@@ -66,12 +66,15 @@ fn run(action: Action, pid: i32, dev: &str, newname: Option<&str>) -> Result<(),
 
 /// Entry point.
 pub fn main(args: Vec<String>) -> i32 {
-    let cmd = common::command("lxc-device", "Add or remove a device of a running container")
-        .arg(
-            Arg::new("pos")
-                .num_args(0..)
-                .value_name("add|del DEV [NEWNAME]"),
-        );
+    let cmd = common::command(
+        "lxc-device",
+        "Add or remove a device of a running container",
+    )
+    .arg(
+        Arg::new("pos")
+            .num_args(0..)
+            .value_name("add|del DEV [NEWNAME]"),
+    );
     let (m, c) = common::parse_or_exit!(common::parse(cmd, args, Some("pos")));
     let rest = common::rest(&m, "pos");
     if !nix::unistd::geteuid().is_root() {

@@ -84,7 +84,11 @@ fn cpu(sel: &Select, ns: u64) -> String {
 /// counters `(host ifname, rx, tx)` from the host's sysfs. Devices that are not on the
 /// host (a phys device, now in the container) are left out.
 fn links(ct: &Container) -> Vec<(String, u64, u64)> {
-    let item = |k: String| ct.get_running_config_item(&k).ok().filter(|v| !v.is_empty());
+    let item = |k: String| {
+        ct.get_running_config_item(&k)
+            .ok()
+            .filter(|v| !v.is_empty())
+    };
     let Some(indices) = item("lxc.net".into()) else {
         return Vec::new();
     };
