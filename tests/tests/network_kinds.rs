@@ -175,7 +175,13 @@ fn empty_has_only_loopback_and_none_shares_the_host() {
     assert!(env.ok("lxc-info", &["-n", &e, "-i"]).is_empty());
 
     let n = env.unique_name("none");
-    create(&env, &n, "lxc.net.0.type = none\n");
+    // Not busybox's init: its rcS would run udhcpc on eth0, which here is the HOST's
+    // eth0, and udhcpc's deconfig step flushes the interface's addresses.
+    create(
+        &env,
+        &n,
+        "lxc.net.0.type = none\nlxc.init.cmd = /bin/sleep 100000\n",
+    );
     env.ok("lxc-start", &["-n", &n]);
     let init = runtime_support::pid(&env, &n);
     let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/net")).unwrap();

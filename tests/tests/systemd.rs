@@ -75,6 +75,65 @@ impl Drop for TestNet {
     }
 }
 
+/// LXC's `lxc-debian` fetches two Release files from the mirror on every create, even
+/// with a warm cache. When its cache is warm, this local stand-in answers them, so the
+/// test does not depend on the archive being reachable; a cold cache needs the real one.
+struct StubMirror {
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StubMirror {
+    fn start() -> StubMirror {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/debian", listener.local_addr().unwrap());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                let Ok((mut conn, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                let _ = conn.set_nonblocking(false);
+                let mut buf = [0u8; 4096];
+                let n = conn.read(&mut buf).unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]);
+                let path = req.split_whitespace().nth(1).unwrap_or("");
+                let body = if path.ends_with("/dists/bookworm/Release") {
+                    Some("Suite: oldstable\nCodename: bookworm\n")
+                } else if path.ends_with("/binary-amd64/Release") {
+                    Some("Archive: testing\nComponent: main\nArchitecture: amd64\n")
+                } else {
+                    None
+                };
+                let reply = match body {
+                    Some(b) => format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{b}", b.len()),
+                    None => "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string(),
+                };
+                let _ = conn.write_all(reply.as_bytes());
+            }
+        });
+        StubMirror {
+            url,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for StubMirror {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 fn text(o: &std::process::Output) -> String {
     format!(
         "{}{}",
@@ -319,9 +378,14 @@ fn lxc_templates_debian_script_creates_and_boots() {
     let net = TestNet::up(214);
     let t = tempfile::tempdir().unwrap();
     let name = env.unique_name("ltd");
-    let out = env.lxc(
-        "lxc-create",
-        &[
+    let warm = Path::new("/var/cache/lxc/debian/rootfs-bookworm-amd64").is_dir();
+    let stub = warm.then(StubMirror::start);
+    let mut create = env.cmd("lxc-create");
+    if let Some(m) = &stub {
+        create.env("MIRROR", &m.url);
+    }
+    let out = create
+        .args([
             "-n",
             &name,
             "-t",
@@ -331,8 +395,10 @@ fn lxc_templates_debian_script_creates_and_boots() {
             "--",
             "-r",
             "bookworm",
-        ],
-    );
+        ])
+        .output()
+        .unwrap();
+    drop(stub);
     assert!(out.status.success(), "{}", text(&out));
     env.ok("lxc-start", &["-n", &name]);
     wait_state(&env, &name, "RUNNING", "30");
