@@ -11,6 +11,7 @@
 
 mod leaks;
 pub mod runtime_support;
+pub mod testnet;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -4,68 +4,9 @@
 
 mod network_util;
 
-use std::path::PathBuf;
-use std::process::Command;
-
-use lxcrs_tests::built_tool;
-use lxcrs_tests::runtime_support::{self, eventually, serial, text};
+use lxcrs_tests::runtime_support::{self, eventually, serial};
+use lxcrs_tests::testnet::TestNet;
 use network_util::{create, finish, ping_from};
-
-/// A bridge brought up by `lxcrs-net -c FILE up` (dnsmasq for DHCP, no NAT), down on drop.
-struct TestNet {
-    settings: PathBuf,
-    bridge: String,
-    _dir: tempfile::TempDir,
-}
-
-impl TestNet {
-    fn up(subnet: u8) -> TestNet {
-        let dir = tempfile::tempdir().unwrap();
-        let bridge = network_util::dev_name("lxn", subnet);
-        let settings = dir.path().join("net.toml");
-        std::fs::write(
-            &settings,
-            format!(
-                "run_dir = \"{d}/run\"\nstate_dir = \"{d}/state\"\n[[bridge]]\nname = \"{bridge}\"\n\
-                 ipv4 = \"10.0.{subnet}.1/24\"\nipv6 = \"none\"\nnat = false\ndhcp_ping = false\n",
-                d = dir.path().display()
-            ),
-        )
-        .unwrap();
-        let out = Command::new(built_tool("lxcrs-net"))
-            .arg("-c")
-            .arg(&settings)
-            .arg("up")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "lxcrs-net up: {}", text(&out).1);
-        TestNet {
-            settings,
-            bridge,
-            _dir: dir,
-        }
-    }
-
-    fn status(&self) -> String {
-        let out = Command::new(built_tool("lxcrs-net"))
-            .arg("-c")
-            .arg(&self.settings)
-            .arg("status")
-            .output()
-            .unwrap();
-        text(&out).0
-    }
-}
-
-impl Drop for TestNet {
-    fn drop(&mut self) {
-        let _ = Command::new(built_tool("lxcrs-net"))
-            .arg("-c")
-            .arg(&self.settings)
-            .arg("down")
-            .output();
-    }
-}
 
 #[test]
 fn busybox_gets_a_dhcp_lease_from_an_lxcrs_net_bridge() {
@@ -73,7 +14,7 @@ fn busybox_gets_a_dhcp_lease_from_an_lxcrs_net_bridge() {
     let Some((env, _)) = runtime_support::env() else {
         return;
     };
-    let net = TestNet::up(232);
+    let net = TestNet::up(&network_util::dev_name("lxn", 232), 232);
     assert!(net.status().contains(": up"), "{}", net.status());
     let n = env.unique_name("dhcp");
     // LXC's default.conf, on the test bridge.

@@ -6,74 +6,12 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use lxcrs_tests::{built_tool, require_root, Env};
-
-/// A bridge with DHCP (dnsmasq) and NAT brought up by `lxcrs-net`, taken down on drop.
-struct TestNet {
-    settings: PathBuf,
-    bridge: String,
-    _dir: tempfile::TempDir,
-}
-
-impl TestNet {
-    fn up(subnet: u8) -> TestNet {
-        let dir = tempfile::tempdir().unwrap();
-        let bridge = format!("lxcrst{subnet}");
-        let settings = dir.path().join("net.toml");
-        fs::write(
-            &settings,
-            format!(
-                "run_dir = \"{d}/run\"\nstate_dir = \"{d}/state\"\n[[bridge]]\nname = \"{bridge}\"\nipv4 = \"10.0.{subnet}.1/24\"\nipv6 = \"none\"\nnat = false\n",
-                d = dir.path().display()
-            ),
-        )
-        .unwrap();
-        let out = Command::new(built_tool("lxcrs-net"))
-            .arg("-c")
-            .arg(&settings)
-            .arg("up")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "lxcrs-net up: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        TestNet {
-            settings,
-            bridge,
-            _dir: dir,
-        }
-    }
-
-    /// A config fragment giving a container one veth on this bridge.
-    fn config(&self, dir: &Path) -> PathBuf {
-        let p = dir.join("net.conf");
-        fs::write(
-            &p,
-            format!(
-                "lxc.net.0.type = veth\nlxc.net.0.link = {}\nlxc.net.0.flags = up\nlxc.net.0.hwaddr = 00:16:3e:xx:xx:xx\n",
-                self.bridge
-            ),
-        )
-        .unwrap();
-        p
-    }
-}
-
-impl Drop for TestNet {
-    fn drop(&mut self) {
-        let _ = Command::new(built_tool("lxcrs-net"))
-            .arg("-c")
-            .arg(&self.settings)
-            .arg("down")
-            .output();
-    }
-}
+use lxcrs_tests::testnet::TestNet;
+use lxcrs_tests::{require_root, Env};
 
 /// LXC's `lxc-debian` fetches two Release files from the mirror on every create, even
 /// with a warm cache. When its cache is warm, this local stand-in answers them, so the
@@ -279,7 +217,7 @@ fn wait_state(env: &Env, name: &str, state: &str, secs: &str) {
 #[test]
 fn debian_systemd_boots_clean_and_cycles() {
     let env = require_root!();
-    let net = TestNet::up(213);
+    let net = TestNet::up("lxcrst213", 213);
     let t = tempfile::tempdir().unwrap();
     let name = env.unique_name("deb");
     env.ok(
@@ -375,7 +313,7 @@ fn lxc_templates_debian_script_creates_and_boots() {
         script.exists(),
         "Debian's lxc-templates package is needed (scripts/deps.sh installs it)"
     );
-    let net = TestNet::up(214);
+    let net = TestNet::up("lxcrst214", 214);
     let t = tempfile::tempdir().unwrap();
     let name = env.unique_name("ltd");
     let warm = Path::new("/var/cache/lxc/debian/rootfs-bookworm-amd64").is_dir();

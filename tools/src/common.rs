@@ -43,6 +43,30 @@ impl Common {
         }
     }
 
+    /// The container named on the command line, with `--rcfile` applied; on error the
+    /// message is printed and the exit code returned.
+    pub fn open_container(&self) -> Result<liblxcrs::Container, i32> {
+        let name = self.require_name()?;
+        let mut ct = liblxcrs::Container::new(name, self.lxcpath.as_deref()).map_err(|e| {
+            self.error(&e);
+            1
+        })?;
+        if let Some(rc) = &self.rcfile {
+            ct.set_rcfile(rc);
+        }
+        Ok(ct)
+    }
+
+    /// [`Common::open_container`], and it must be defined (LXC's "Container is not defined").
+    pub fn open_defined(&self) -> Result<liblxcrs::Container, i32> {
+        let ct = self.open_container()?;
+        if !ct.is_defined() {
+            eprintln!("{}: {}: Container is not defined", self.prog, ct.name());
+            return Err(1);
+        }
+        Ok(ct)
+    }
+
     /// Prints `<prog>: <name>: <err>` (every line of a multi-line error) to stderr.
     pub fn error(&self, err: &dyn std::fmt::Display) {
         let prefix = match &self.name {

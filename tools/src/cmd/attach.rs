@@ -168,7 +168,7 @@ pub fn main(args: Vec<String>) -> i32 {
         }
     }
     let argv = common::rest(&m, "pos");
-    let ct = common::parse_or_exit!(super::start::open(&c));
+    let ct = common::parse_or_exit!(c.open_container());
     match ct.attach(&opts, &argv) {
         Ok(code) => code,
         Err(e) => {

@@ -22,7 +22,7 @@ pub fn main(args: Vec<String>) -> i32 {
             return 1;
         }
     };
-    let ct = common::parse_or_exit!(super::start::open(&c));
+    let ct = common::parse_or_exit!(c.open_container());
     let (name, lxcpath) = (ct.name().to_string(), ct.lxcpath().display().to_string());
     if !ct.is_running() {
         eprintln!("lxc-cgroup: {name}: '{lxcpath}:{name}' is not running");

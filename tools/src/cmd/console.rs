@@ -38,7 +38,7 @@ pub fn main(args: Vec<String>) -> i32 {
         },
     };
     let tty = m.get_one::<i32>("tty").copied().unwrap_or(-1);
-    let ct = common::parse_or_exit!(super::start::open(&c));
+    let ct = common::parse_or_exit!(c.open_container());
     if !ct.is_running() {
         eprintln!("lxc-console: {}: {} is not running", ct.name(), ct.name());
         return 1;

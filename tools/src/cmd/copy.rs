@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use clap::{Arg, ArgAction};
-use liblxcrs::{random_name, CloneOptions, Container, Error};
+use liblxcrs::{random_name, CloneOptions, Error};
 
 use crate::cmd::create::parse_size;
 use crate::common;
@@ -118,21 +118,8 @@ pub fn main(args: Vec<String>) -> i32 {
         Ok(v) => v,
         Err(code) => return code,
     };
-    let name = match c.require_name() {
-        Ok(n) => n.to_string(),
-        Err(code) => return code,
-    };
-    let mut src = match Container::new(&name, c.lxcpath.as_deref()) {
-        Ok(ct) => ct,
-        Err(e) => {
-            c.error(&e);
-            return 1;
-        }
-    };
-    if !src.is_defined() {
-        eprintln!("lxc-copy: {name}: Container is not defined");
-        return 1;
-    }
+    let mut src = common::parse_or_exit!(c.open_defined());
+    let name = src.name().to_string();
     let rest: Vec<String> = m
         .get_many::<String>("rest")
         .map(|v| v.cloned().collect())

@@ -1,7 +1,7 @@
 //! `lxc-destroy -n NAME [-f] [-s]`: exit 0 destroyed, 1 otherwise.
 
 use clap::{Arg, ArgAction};
-use liblxcrs::{Container, Error};
+use liblxcrs::Error;
 
 use crate::common;
 
@@ -27,24 +27,8 @@ pub fn main(args: Vec<String>) -> i32 {
         Ok(v) => v,
         Err(code) => return code,
     };
-    let name = match c.require_name() {
-        Ok(n) => n.to_string(),
-        Err(code) => return code,
-    };
-    let mut ct = match Container::new(&name, c.lxcpath.as_deref()) {
-        Ok(ct) => ct,
-        Err(e) => {
-            c.error(&e);
-            return 1;
-        }
-    };
-    if let Some(rc) = &c.rcfile {
-        ct.set_rcfile(rc);
-    }
-    if !ct.is_defined() {
-        eprintln!("lxc-destroy: {name}: Container is not defined");
-        return 1;
-    }
+    let mut ct = common::parse_or_exit!(c.open_defined());
+    let name = ct.name().to_string();
     if ct.is_running() {
         if !m.get_flag("force") {
             eprintln!("lxc-destroy: {name}: {name} is running");

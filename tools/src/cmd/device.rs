@@ -81,7 +81,7 @@ pub fn main(args: Vec<String>) -> i32 {
         eprintln!("lxc-device: lxc-device must be run as root");
         return 1;
     }
-    let ct = common::parse_or_exit!(super::start::open(&c));
+    let ct = common::parse_or_exit!(c.open_container());
     let name = ct.name().to_string();
     let pid = match ct.init_pid() {
         Some(pid) if ct.is_running() => pid,

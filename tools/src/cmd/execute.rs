@@ -53,7 +53,7 @@ pub fn main(args: Vec<String>) -> i32 {
         );
     let cmd = super::start::share_args(cmd);
     let (m, c) = common::parse_or_exit!(common::parse(cmd, args, Some("pos")));
-    let mut ct = common::parse_or_exit!(super::start::open(&c));
+    let mut ct = common::parse_or_exit!(c.open_container());
     let name = ct.name().to_string();
     let mut defines = common::parse_or_exit!(super::start::defines(&c, &m));
     if let Some(u) = m.get_one::<u32>("uid") {

@@ -17,7 +17,7 @@ pub(crate) fn run(args: Vec<String>, freeze: bool) -> i32 {
     let cmd =
         common::command(prog, about).arg(clap::Arg::new("pos").num_args(0..).value_name("NAME"));
     let (_m, c) = common::parse_or_exit!(common::parse(cmd, args, Some("pos")));
-    let ct = common::parse_or_exit!(super::start::open(&c));
+    let ct = common::parse_or_exit!(c.open_container());
     let lxcpath = ct.lxcpath().display().to_string();
     if !ct.is_running() {
         eprintln!("{prog}: {}: {} is not running", ct.name(), ct.name());

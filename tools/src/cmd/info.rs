@@ -238,7 +238,7 @@ pub fn main(args: Vec<String>) -> i32 {
         )
         .arg(Arg::new("pos").num_args(0..).value_name("NAME"));
     let (m, c) = common::parse_or_exit!(common::parse(cmd, args, Some("pos")));
-    let ct = common::parse_or_exit!(super::start::open(&c));
+    let ct = common::parse_or_exit!(c.open_container());
     let mut sel = Select {
         state: m.get_flag("state"),
         pid: m.get_flag("pid"),

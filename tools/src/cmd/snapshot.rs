@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use clap::{Arg, ArgAction};
-use liblxcrs::Container;
 
 use crate::common;
 
@@ -57,21 +56,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Ok(v) => v,
         Err(code) => return code,
     };
-    let name = match c.require_name() {
-        Ok(n) => n.to_string(),
-        Err(code) => return code,
-    };
-    let mut ct = match Container::new(&name, c.lxcpath.as_deref()) {
-        Ok(ct) => ct,
-        Err(e) => {
-            c.error(&e);
-            return 1;
-        }
-    };
-    if !ct.is_defined() {
-        eprintln!("lxc-snapshot: {name}: Container is not defined");
-        return 1;
-    }
+    let mut ct = common::parse_or_exit!(c.open_defined());
     let rest = common::rest(&m, "pos");
     let r = if m.get_flag("list") {
         match ct.snapshot_list() {

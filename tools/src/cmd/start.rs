@@ -6,22 +6,9 @@
 
 use clap::{Arg, ArgAction, ArgMatches};
 use liblxcrs::monitor::StartOptions;
-use liblxcrs::{Container, Started};
+use liblxcrs::Started;
 
 use crate::common::{self, Common};
-
-/// Opens the container named on the command line, with `--rcfile` applied.
-pub(crate) fn open(c: &Common) -> Result<Container, i32> {
-    let name = c.require_name()?;
-    let mut ct = Container::new(name, c.lxcpath.as_deref()).map_err(|e| {
-        c.error(&e);
-        1
-    })?;
-    if let Some(rc) = &c.rcfile {
-        ct.set_rcfile(rc);
-    }
-    Ok(ct)
-}
 
 /// The `--share-*` options (also used by lxc-execute).
 pub(crate) fn share_args(cmd: clap::Command) -> clap::Command {
@@ -125,7 +112,7 @@ pub fn main(args: Vec<String>) -> i32 {
         );
     let cmd = share_args(cmd);
     let (m, c) = common::parse_or_exit!(common::parse(cmd, args, Some("pos")));
-    let mut ct = common::parse_or_exit!(open(&c));
+    let mut ct = common::parse_or_exit!(c.open_container());
     let name = ct.name().to_string();
     let mut defines = common::parse_or_exit!(defines(&c, &m));
     if let Some(dev) = m.get_one::<String>("console") {

@@ -83,7 +83,7 @@ pub fn main(args: Vec<String>) -> i32 {
     if m.get_flag("nolock") && !hard {
         return bad("--nolock may only be used with -k");
     }
-    let ct = common::parse_or_exit!(super::start::open(&c));
+    let ct = common::parse_or_exit!(c.open_container());
     let name = ct.name().to_string();
     if !ct.is_running() {
         eprintln!("lxc-stop: {name}: {name} is not running");

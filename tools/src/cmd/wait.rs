@@ -34,7 +34,7 @@ pub fn main(args: Vec<String>) -> i32 {
             return 1;
         }
     };
-    let ct = common::parse_or_exit!(super::start::open(&c));
+    let ct = common::parse_or_exit!(c.open_container());
     let timeout = match m.get_one::<i64>("timeout").copied().unwrap_or(-1) {
         t if t < 0 => None,
         t => Some(Duration::from_secs(t.unsigned_abs())),
