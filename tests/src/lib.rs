@@ -241,13 +241,7 @@ pub fn bin_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("LXCRS_BIN_DIR") {
         return PathBuf::from(d);
     }
-    // target/<profile>/deps/<test-binary> → target/<profile>/
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf();
+    let profile_dir = profile_dir();
     let multicall = profile_dir.join("lxcrs");
     assert!(
         multicall.exists(),
@@ -274,15 +268,18 @@ pub fn bin_dir() -> PathBuf {
     links
 }
 
-/// A binary built next to the `lxcrs` multicall binary (e.g. `lxcrs-net`).
-pub fn built_tool(name: &str) -> PathBuf {
+/// The cargo profile dir the tests were built in: target/<profile>/deps/<test> → target/<profile>.
+fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
+    exe.parent()
         .and_then(Path::parent)
         .expect("target dir")
-        .to_path_buf();
-    profile_dir.join(name)
+        .to_path_buf()
+}
+
+/// A binary built next to the `lxcrs` multicall binary (e.g. `lxcrs-net`).
+pub fn built_tool(name: &str) -> PathBuf {
+    profile_dir().join(name)
 }
 
 /// The checkout's share tree (templates and config includes).
