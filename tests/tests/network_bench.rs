@@ -96,6 +96,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 #[test]
+#[ignore = "a measurement, not a test: LXCRS_NET_BENCH=1 cargo test -p lxcrs-tests --test network_bench -- --ignored --nocapture"]
 fn veth_bridge_start_overhead_lxcrs_vs_lxc() {
     if std::env::var("LXCRS_NET_BENCH").as_deref() != Ok("1") {
         eprintln!("SKIP: a measurement; run with LXCRS_NET_BENCH=1");

@@ -42,6 +42,7 @@ fn vm_dir() -> PathBuf {
 }
 
 #[test]
+#[ignore = "ipvlan/vlan need the VM kernel: LXCRS_VM_TESTS=1 cargo test -p lxcrs-tests --test network_vm -- --ignored"]
 fn ipvlan_l2_and_vlan_in_the_vm() {
     if std::env::var("LXCRS_VM_TESTS").as_deref() != Ok("1") {
         eprintln!(

@@ -34,6 +34,7 @@ fn run(script: &str) {
 }
 
 #[test]
+#[ignore = "boots a qemu VM (image build ~30 min cold): LXCRS_VM_TESTS=1 cargo test -p lxcrs-tests --test vm_smoke -- --ignored"]
 fn vm_smoke() {
     if !vm_tests_enabled() {
         eprintln!("SKIP: VM tests run with LXCRS_VM_TESTS=1");
