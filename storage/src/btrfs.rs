@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::mount::{umount2, MntFlags};
 
 use crate::kind::{is_btrfs_subvolume, is_on_btrfs, Kind};
 use crate::{remove, BackingStore, Capabilities, CreateSpec, StorageError};
@@ -101,14 +101,7 @@ impl BackingStore for BtrfsStore {
     }
 
     fn mount(&self, target: &Path) -> Result<(), StorageError> {
-        mount(
-            Some(&self.path),
-            target,
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .map_err(|e| StorageError::mount(format!("{} (bind)", self.path.display()), target, e))
+        crate::dir::bind_tree(&self.path, target)
     }
 
     fn umount(&self, target: &Path) -> Result<(), StorageError> {

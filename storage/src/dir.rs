@@ -71,14 +71,7 @@ impl BackingStore for DirStore {
     }
 
     fn mount(&self, target: &Path) -> Result<(), StorageError> {
-        mount(
-            Some(&self.path),
-            target,
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .map_err(|e| StorageError::io("bind-mount rootfs on", target, e.into()))
+        bind_tree(&self.path, target)
     }
 
     fn umount(&self, target: &Path) -> Result<(), StorageError> {
@@ -89,4 +82,17 @@ impl BackingStore for DirStore {
     fn destroy(&self) -> Result<(), StorageError> {
         remove::remove_tree_onedev(&self.path)
     }
+}
+
+/// Recursive bind mount of a rootfs tree on `target`: how the tree-backed stores (dir,
+/// btrfs) are mounted.
+pub(crate) fn bind_tree(tree: &Path, target: &Path) -> Result<(), StorageError> {
+    mount(
+        Some(tree),
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| StorageError::mount(format!("{} (bind)", tree.display()), target, e))
 }

@@ -125,6 +125,15 @@ pub fn level(p: &str) -> Option<u8> {
         .or_else(|| p.parse::<u8>().ok().filter(|n| *n <= 8))
 }
 
+/// A boolean option `-s/--long` with its help text.
+pub fn flag(id: &'static str, short: char, long: &'static str, help: &'static str) -> Arg {
+    Arg::new(id)
+        .short(short)
+        .long(long)
+        .action(ArgAction::SetTrue)
+        .help(help)
+}
+
 /// A `clap::Command` for tool `prog` with the common options already added.
 /// `name_positional`: whether a leading positional may stand for `-n`.
 pub fn command(prog: &'static str, about: &'static str) -> Command {

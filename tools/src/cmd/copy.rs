@@ -12,14 +12,6 @@ use liblxcrs::{random_name, CloneOptions, Error};
 use crate::cmd::create::parse_size;
 use crate::common;
 
-fn flag(id: &'static str, short: char, long: &'static str, help: &'static str) -> Arg {
-    Arg::new(id)
-        .short(short)
-        .long(long)
-        .action(ArgAction::SetTrue)
-        .help(help)
-}
-
 /// Entry point.
 pub fn main(args: Vec<String>) -> i32 {
     let cmd = common::command(
@@ -54,46 +46,61 @@ pub fn main(args: Vec<String>) -> i32 {
             .value_name("SIZE")
             .help("Size of a new block store, SIZE[bBkKmMgGtT]"),
     )
-    .arg(flag(
+    .arg(common::flag(
         "snapshot",
         's',
         "snapshot",
         "Copy-on-write snapshot clone",
     ))
-    .arg(flag(
+    .arg(common::flag(
         "allowrunning",
         'a',
         "allowrunning",
         "Allow cloning a running container",
     ))
-    .arg(flag("keepname", 'K', "keepname", "Keep the hostname"))
-    .arg(flag("keepmac", 'M', "keepmac", "Keep the MAC addresses"))
-    .arg(flag("rename", 'R', "rename", "Rename the container"))
-    .arg(flag(
+    .arg(common::flag(
+        "keepname",
+        'K',
+        "keepname",
+        "Keep the hostname",
+    ))
+    .arg(common::flag(
+        "keepmac",
+        'M',
+        "keepmac",
+        "Keep the MAC addresses",
+    ))
+    .arg(common::flag(
+        "rename",
+        'R',
+        "rename",
+        "Rename the container",
+    ))
+    .arg(common::flag(
         "ephemeral",
         'e',
         "ephemeral",
         "Start an ephemeral snapshot clone",
     ))
-    .arg(flag(
+    .arg(common::flag(
         "keepdata",
         'D',
         "keepdata",
         "Keep the ephemeral container after it stops",
     ))
-    .arg(flag(
+    .arg(common::flag(
         "daemon",
         'd',
         "daemon",
         "Start the ephemeral container in the background (default)",
     ))
-    .arg(flag(
+    .arg(common::flag(
         "foreground",
         'F',
         "foreground",
         "Start the ephemeral container in the foreground",
     ))
-    .arg(flag(
+    .arg(common::flag(
         "tmpfs",
         't',
         "tmpfs",

@@ -200,29 +200,22 @@ fn render(ct: &Container, sel: &Select, show_name: bool) -> (String, String) {
 
 /// Entry point.
 pub fn main(args: Vec<String>) -> i32 {
-    let flag = |id: &'static str, s: char, l: &'static str, h: &'static str| {
-        Arg::new(id)
-            .short(s)
-            .long(l)
-            .action(ArgAction::SetTrue)
-            .help(h)
-    };
     let cmd = common::command("lxc-info", "Query information about a container")
-        .arg(flag(
+        .arg(common::flag(
             "state",
             's',
             "state",
             "Shows the state of the container",
         ))
-        .arg(flag(
+        .arg(common::flag(
             "pid",
             'p',
             "pid",
             "Shows the process id of the init container",
         ))
-        .arg(flag("ips", 'i', "ips", "Shows the IP addresses"))
-        .arg(flag("stats", 'S', "stats", "Shows usage stats"))
-        .arg(flag(
+        .arg(common::flag("ips", 'i', "ips", "Shows the IP addresses"))
+        .arg(common::flag("stats", 'S', "stats", "Shows usage stats"))
+        .arg(common::flag(
             "no-humanize",
             'H',
             "no-humanize",
