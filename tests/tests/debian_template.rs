@@ -496,3 +496,138 @@ fn debian_template_options() {
     assert!(!root.join("rootfs-fake2-amd64").exists());
     env.finish();
 }
+
+/// `btrfs subvolume show PATH`'s "UUID:" and "Parent UUID:" lines.
+fn subvolume_uuids(path: &Path) -> (String, String) {
+    let out = Command::new("btrfs")
+        .args(["subvolume", "show"])
+        .arg(path)
+        .output()
+        .expect("btrfs subvolume show");
+    assert!(out.status.success(), "not a subvolume: {}", path.display());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |key: &str| {
+        text.lines()
+            .filter_map(|l| l.trim().split_once(':'))
+            .find(|(k, _)| k.trim() == key)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    (field("UUID"), field("Parent UUID"))
+}
+
+fn ok_status(cmd: &mut Command, what: &str) {
+    let st = cmd.status().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(st.success(), "{what} failed");
+}
+
+/// A Debian container created with `-B btrfs` is a btrfs snapshot of the template cache when
+/// the cache is a subvolume on the same filesystem (instant, blocks shared), and a copy when
+/// the cache is elsewhere. The cache itself is never changed by a container.
+#[test]
+fn debian_on_btrfs_snapshots_a_btrfs_cache() {
+    let env = require_root!();
+    let host_cache = cache_root().join(format!("rootfs-{RELEASE}-{}", arch()));
+    if !host_cache.is_dir() {
+        // Builds the host cache (minutes, once per machine).
+        let warm = env.unique_name("deb");
+        create(&env, &warm, &[]);
+        env.ok("lxc-destroy", &["-n", &warm]);
+    }
+
+    // A btrfs filesystem over the lxcpath, with a cache subvolume in it.
+    let img = tempfile::NamedTempFile::new().unwrap();
+    img.as_file().set_len(2 << 30).unwrap();
+    ok_status(
+        Command::new("mkfs.btrfs")
+            .arg("-q")
+            .arg(img.path())
+            .stdout(Stdio::null()),
+        "mkfs.btrfs",
+    );
+    let mnt = env.lxcpath().to_path_buf();
+    ok_status(
+        Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(img.path())
+            .arg(&mnt),
+        "mount btrfs image",
+    );
+    let cache_path = mnt.join(".cache");
+    let cache = cache_path.join(format!("lxcrs-debian/rootfs-{RELEASE}-{}", arch()));
+    fs::create_dir_all(cache.parent().unwrap()).unwrap();
+    ok_status(
+        Command::new("btrfs")
+            .args(["-q", "subvolume", "create"])
+            .arg(&cache),
+        "btrfs subvolume create",
+    );
+    ok_status(
+        Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", host_cache.display()))
+            .arg(&cache),
+        "copying the host cache into the btrfs cache",
+    );
+
+    let tpl = template();
+    let snap = env.unique_name("deb");
+    let t = Instant::now();
+    let out = env
+        .cmd("lxc-create")
+        .args(["-n", &snap, "-B", "btrfs", "-t", tpl.to_str().unwrap()])
+        .env("LXC_CACHE_PATH", &cache_path)
+        .output()
+        .unwrap();
+    let took = t.elapsed();
+    assert!(out.status.success(), "create: {}", text(&out));
+    eprintln!("Debian create on btrfs from a btrfs cache: {took:?}");
+    let rootfs = mnt.join(&snap).join("rootfs");
+    let (cache_uuid, _) = subvolume_uuids(&cache);
+    let (_, parent) = subvolume_uuids(&rootfs);
+    assert_eq!(
+        parent, cache_uuid,
+        "the rootfs is not a snapshot of the cache"
+    );
+    assert_eq!(read(&rootfs.join("etc/hostname")).trim(), snap);
+    assert_eq!(read(&cache.join("etc/hostname")).trim(), "localhost");
+    assert!(!rootfs.join(".lxcrs-same-fs").exists());
+    assert!(!host_keys(&rootfs).is_empty(), "no SSH host keys made");
+    assert!(host_keys(&cache).is_empty(), "the cache got SSH host keys");
+
+    // The host's cache is on another filesystem: a copy into the subvolume lxc-create made.
+    let copy = env.unique_name("deb");
+    env.ok(
+        "lxc-create",
+        &["-n", &copy, "-B", "btrfs", "-t", tpl.to_str().unwrap()],
+    );
+    let (_, parent) = subvolume_uuids(&mnt.join(&copy).join("rootfs"));
+    assert!(
+        parent.is_empty() || parent == "-",
+        "a copy has a parent: {parent}"
+    );
+    assert_eq!(
+        read(&mnt.join(&copy).join("rootfs/etc/hostname")).trim(),
+        copy
+    );
+
+    for n in [&snap, &copy] {
+        env.ok("lxc-destroy", &["-n", n]);
+    }
+    ok_status(
+        Command::new("btrfs")
+            .args(["-q", "subvolume", "delete"])
+            .arg(&cache)
+            .stdout(Stdio::null()),
+        "btrfs subvolume delete",
+    );
+    fs::remove_dir_all(&cache_path).unwrap();
+    let left: Vec<_> = fs::read_dir(&mnt)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    ok_status(Command::new("umount").arg(&mnt), "umount btrfs");
+    assert!(left.is_empty(), "left on btrfs: {left:?}");
+    env.finish();
+}
