@@ -15,6 +15,7 @@ use lxcrs_storage::{self as storage, BackingStore, CreateSpec, Kind};
 
 use crate::create::begin_dir;
 use crate::destroy::{dependents, RDEPENDS_FILE, SNAPSHOTS_FILE};
+use crate::ephemeral::EphemeralOptions;
 use crate::partial::{self, Made, Transaction};
 use crate::{interrupt, lock, Container, Error, Result};
 
@@ -40,6 +41,9 @@ pub struct CloneOptions {
     pub allow_running: bool,
     /// Arguments after `--`, for `lxc.hook.clone`.
     pub hook_args: Vec<String>,
+    /// `-e`: what makes the clone ephemeral (`-D`, `-t`, `-m`), written into its config
+    /// within the clone's transaction.
+    pub ephemeral: Option<EphemeralOptions>,
 }
 
 impl Container {
@@ -56,7 +60,7 @@ impl Container {
                 "stop it first, or use -a (--allowrunning) to clone it anyway",
             ));
         }
-        let kind = match &opts.bdev {
+        let mut kind = match &opts.bdev {
             None => None,
             Some(b) => Some(Kind::parse(b).ok_or_else(|| {
                 Error::msg(format!(
@@ -68,6 +72,9 @@ impl Container {
             .map_err(|e| Error::io("read config", self.config_path(), e))?;
         let src_cfg = self.load_config()?.clone();
         let src_rootfs = src_cfg.model().rootfs.path.as_ref().map(|p| p.to_string());
+        if opts.ephemeral.as_ref().is_some_and(|e| e.tmpfs) {
+            kind = Some(self.tmpfs_kind(opts, kind, src_rootfs.as_deref())?);
+        }
 
         let new_lxcpath = opts
             .new_lxcpath
@@ -117,6 +124,49 @@ impl Container {
         }
     }
 
+    /// `-t`: the clone must be an overlay snapshot (its delta goes on the tmpfs), so the
+    /// origin must be something an overlay can sit on.
+    fn tmpfs_kind(
+        &self,
+        opts: &CloneOptions,
+        kind: Option<Kind>,
+        src_rootfs: Option<&str>,
+    ) -> Result<Kind> {
+        let eph = opts.ephemeral.as_ref();
+        if eph.is_some_and(|e| e.keep_data) {
+            return Err(Error::hint(
+                "-t (--tmpfs) cannot be combined with -D (--keepdata): what is on the tmpfs is lost when the container stops",
+                "drop -D for a throwaway container, or drop -t to keep its data",
+            ));
+        }
+        if kind.is_some_and(|k| k != Kind::Overlay) {
+            return Err(Error::hint(
+                format!(
+                    "-t (--tmpfs) needs an overlay clone, not -B {}: only an overlay delta can be placed on a tmpfs",
+                    opts.bdev.as_deref().unwrap_or_default()
+                ),
+                "drop -B (or use -B overlay) with -t",
+            ));
+        }
+        let Some(r) = src_rootfs else {
+            return Err(Error::msg(format!(
+                "-t (--tmpfs): {} has no rootfs to make an overlay clone of",
+                self.name()
+            )));
+        };
+        let src = storage::open(r).map_err(|e| Error::msg(e.to_string()))?;
+        if src.kind() != Kind::Overlay && src.direct_tree().is_none() {
+            return Err(Error::hint(
+                format!(
+                    "-t (--tmpfs) needs an overlay clone, and a {} container cannot be the lower directory of an overlay",
+                    src.kind().name()
+                ),
+                "use -e without -t, or make a dir copy first (lxc-copy -B dir) and start the ephemeral container from that",
+            ));
+        }
+        Ok(Kind::Overlay)
+    }
+
     fn clone_in(
         &self,
         tx: &mut Transaction,
@@ -159,6 +209,9 @@ impl Container {
         let mut cfg = Config::parse(&text, &cfg_path)?;
         if !opts.keep_name {
             cfg.set_item("lxc.uts.name", new.name())?;
+        }
+        if let Some(e) = &opts.ephemeral {
+            e.apply(&mut cfg, &dir)?;
         }
         cfg.save(&cfg_path)?;
         // Hook scripts that live in the old container dir go with it (LXC's copy_hooks).

@@ -76,6 +76,7 @@ impl Container {
             fssize: None,
             allow_running: true,
             hook_args: Vec::new(),
+            ephemeral: None,
         });
         if let Err(e) = r {
             let _ = fs::remove_dir(&snaps);

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use clap::{Arg, ArgAction};
-use liblxcrs::{random_name, CloneOptions, Error};
+use liblxcrs::{parse_mounts, random_name, CloneOptions, EphemeralOptions, Error};
 
 use crate::cmd::create::parse_size;
 use crate::common;
@@ -111,7 +111,8 @@ pub fn main(args: Vec<String>) -> i32 {
             .short('m')
             .long("mount")
             .value_name("SPEC")
-            .action(ArgAction::Append),
+            .action(ArgAction::Append)
+            .help("Mount into the ephemeral container: bind=SRC[:DEST][:ro|rw] or overlay=SRC[:DEST], comma-separated"),
     )
     .arg(Arg::new("pos").num_args(0..).value_name("NAME"))
     .arg(
@@ -133,9 +134,29 @@ pub fn main(args: Vec<String>) -> i32 {
         .unwrap_or_default();
     let newname = m.get_one::<String>("newname").cloned();
     let ephemeral = m.get_flag("ephemeral");
-    if m.get_flag("tmpfs") || m.get_many::<String>("mount").is_some() {
-        eprintln!("lxc-copy: -t (--tmpfs) and -m (--mount) are not supported yet");
-        return 1;
+    let tmpfs = m.get_flag("tmpfs");
+    let specs: Vec<&String> = m
+        .get_many::<String>("mount")
+        .into_iter()
+        .flatten()
+        .collect();
+    for (set, opt) in [(tmpfs, "-t (--tmpfs)"), (!specs.is_empty(), "-m (--mount)")] {
+        if set && !ephemeral {
+            eprintln!(
+                "lxc-copy: {opt} only applies to ephemeral containers\nhint: add -e (--ephemeral)"
+            );
+            return 1;
+        }
+    }
+    let mut mounts = Vec::new();
+    for s in specs {
+        match parse_mounts(s) {
+            Ok(v) => mounts.extend(v),
+            Err(e) => {
+                eprintln!("lxc-copy: {e}");
+                return 1;
+            }
+        }
     }
     if m.get_flag("rename") {
         let Some(nn) = newname else {
@@ -179,6 +200,11 @@ pub fn main(args: Vec<String>) -> i32 {
         fssize,
         allow_running: m.get_flag("allowrunning"),
         hook_args: if ephemeral { Vec::new() } else { rest.clone() },
+        ephemeral: ephemeral.then(|| EphemeralOptions {
+            keep_data: m.get_flag("keepdata"),
+            tmpfs,
+            mounts,
+        }),
     };
     let mut new = match src.clone(&opts) {
         Ok(n) => n,
@@ -190,17 +216,10 @@ pub fn main(args: Vec<String>) -> i32 {
     if !ephemeral {
         return 0;
     }
-    if !m.get_flag("keepdata") {
-        let r = new
-            .set_config_item("lxc.ephemeral", "1")
-            .and_then(|()| new.save_config());
-        if let Err(e) = r {
-            c.error(&e);
-            let _ = new.destroy(true);
-            return 1;
-        }
-    }
     println!("Created {newname} as clone of {name}");
+    if tmpfs {
+        println!("Container is placed on tmpfs.\nRebooting will cause all changes made to it to be lost!");
+    }
     let lxcpath = new.lxcpath().display().to_string();
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("lxcrs"));
     let tool = |t: &str| {
