@@ -8,7 +8,10 @@ use lxcrs_config::Config;
 use lxcrs_storage::{self as storage, CreateSpec, Kind};
 
 use crate::copy::{rewrite_config, CloneOptions};
-use crate::{lock, partial, Container, Error, Result};
+use crate::{interrupt, lock, Container, Error, Result};
+
+/// Where an in-place restore builds the restored rootfs, beside the current one.
+const RESTORE_SCRATCH: &str = ".lxcrs-restore";
 
 /// One snapshot, as `lxc-snapshot -L` shows it.
 #[derive(Debug, Clone)]
@@ -151,66 +154,91 @@ impl Container {
             })?;
             return Ok(());
         }
-        // In place: the current rootfs is replaced by a copy of the snapshot's, in the
-        // same backend; the snapshot's config replaces ours.
         if self.is_running() {
             return Err(Error::Running {
                 name: self.name().to_string(),
             });
         }
+        let _guard = interrupt::Guard::install();
         let _lock = lock::lock(self.lxcpath(), self.name(), true)?;
+        self.restore_in_place(&mut sc)
+    }
+
+    /// `lxc-snapshot -r SNAP` in place, transactional: the restored rootfs and config are
+    /// made beside the current ones, then put in their place by renames (undone if one
+    /// fails); only then is the old rootfs destroyed. Until that point a failure, or an
+    /// interrupt, leaves the container as it was.
+    fn restore_in_place(&mut self, sc: &mut Container) -> Result<()> {
+        let sm = |e: lxcrs_storage::StorageError| Error::msg(e.to_string());
         let cur = rootfs_of(self)?;
-        let cur_store = storage::open(&cur).map_err(|e| Error::msg(e.to_string()))?;
-        let snap_store =
-            storage::open(&rootfs_of(&mut sc)?).map_err(|e| Error::msg(e.to_string()))?;
+        let cur_store = storage::open(&cur).map_err(sm)?;
+        let snap_store = storage::open(&rootfs_of(sc)?).map_err(sm)?;
         let kind = cur_store.kind();
-        let dir = self.dir();
-        // Make the new rootfs beside the old one first, then swap.
-        let tmp = dir.join(".restore");
-        let _ = lxcrs_storage::remove::remove_tree_onedev(&tmp);
-        let spec = CreateSpec {
-            container_dir: tmp.clone(),
-            name: self.name().to_string(),
-            dir: None,
-            fstype: None,
-            fssize: None,
+        // Beside the current store, so that renames can swap them.
+        let base = cur_store.path().parent().unwrap_or(Path::new("/"));
+        let scratch = base.join(format!("{RESTORE_SCRATCH}.{}", self.name()));
+        storage::discard(cur_store.as_ref(), &scratch).map_err(|e| {
+            Error::hint(
+                format!("cannot remove what an earlier restore left: {e}"),
+                format!("remove {} by hand, then try again", scratch.display()),
+            )
+        })?;
+        let failed = |e: Error| {
+            let _ = storage::discard(cur_store.as_ref(), &scratch);
+            Error::msg(format!(
+                "restoring {} from snapshot {} failed; the container is unchanged: {e}",
+                self.name(),
+                sc.name()
+            ))
         };
-        if kind == Kind::Overlay {
-            // Keep the lowers; the delta becomes the snapshot's.
-            cur_store.destroy().map_err(|e| Error::msg(e.to_string()))?;
-            let spec = CreateSpec::new(&dir, self.name());
-            snap_store
-                .clone_to(Some(Kind::Overlay), &spec, true)
-                .map_err(|e| Error::msg(e.to_string()))?;
-        } else {
-            fs::create_dir_all(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
-            let made = snap_store
-                .clone_to(Some(kind), &spec, false)
-                .map_err(|e| Error::msg(e.to_string()));
-            let made = match made {
-                Ok(m) => m,
-                Err(e) => {
-                    let _ = lxcrs_storage::remove::remove_tree_onedev(&tmp);
-                    return Err(e);
-                }
-            };
-            cur_store.destroy().map_err(|e| Error::msg(e.to_string()))?;
-            let (from, to) = match kind {
-                Kind::Loop => (tmp.join("rootdev"), dir.join("rootdev")),
-                _ => (tmp.join("rootfs"), dir.join("rootfs")),
-            };
-            let _ = made;
-            fs::rename(&from, &to).map_err(|e| Error::io("rename", &from, e))?;
-            let _ = fs::remove_dir(&tmp);
-        }
-        // The config: the snapshot's, with our paths.
+        // 1. The restored rootfs, complete, in the scratch directory.
+        let spec = CreateSpec::new(&scratch, self.name());
+        let snapshot = kind == Kind::Overlay;
+        let new = snap_store
+            .clone_to(Some(kind), &spec, snapshot)
+            .map_err(|e| failed(sm(e)))?;
+        let restored = new
+            .relocated(cur_store.path())
+            .map(|s| s.rootfs_path())
+            .unwrap_or_else(|| cur.clone());
+        // 2. The config: the snapshot's, with our paths; checked before anything moves.
+        let dir = self.dir();
         let text = fs::read_to_string(sc.config_path())
-            .map_err(|e| Error::io("read config", sc.config_path(), e))?;
-        let text = rewrite_config(&text, &sc.dir(), &dir, Some(&cur), true);
-        let cfg = Config::parse(&text, &self.config_path())?;
-        cfg.save(&self.config_path())?;
+            .map_err(|e| failed(Error::io("read config", sc.config_path(), e)))?;
+        let text = rewrite_config(&text, &sc.dir(), &dir, Some(&restored), true);
+        let cfg = Config::parse(&text, &self.config_path()).map_err(|e| failed(e.into()))?;
+        if let Some(sig) = interrupt::pending() {
+            return Err(failed(Error::msg(format!("interrupted by {sig}"))));
+        }
+        // 3. Swap the stores, then the config (one rename); undo the swap if that fails.
+        let trash = scratch.join("old");
+        let swapped = storage::replace(cur_store.as_ref(), new.as_ref(), &trash)
+            .map_err(|e| failed(sm(e)))?;
+        if let Err(e) = cfg.save(&self.config_path()) {
+            let undo = swapped.undo();
+            let e: Error = e.into();
+            return Err(match undo {
+                Ok(()) => failed(e),
+                Err(u) => Error::msg(format!(
+                    "restoring {} failed: {e}\nand putting its rootfs back failed too: {u}\nhint: its previous rootfs is in {}",
+                    self.name(),
+                    trash.display()
+                )),
+            });
+        }
         self.set_config(cfg);
-        let _ = partial::is_partial(&dir);
+        // 4. Committed: the old rootfs goes.
+        let cleanup = swapped
+            .old()
+            .destroy()
+            .and_then(|()| storage::discard(cur_store.as_ref(), &scratch));
+        if let Err(e) = cleanup {
+            eprintln!(
+                "lxc-snapshot: {}: restored, but removing the previous rootfs failed: {e}\nhint: remove {} by hand",
+                self.name(),
+                scratch.display()
+            );
+        }
         Ok(())
     }
 

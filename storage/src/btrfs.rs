@@ -96,6 +96,10 @@ impl BackingStore for BtrfsStore {
         &self.path
     }
 
+    fn relocated(&self, to: &Path) -> Option<Box<dyn BackingStore>> {
+        Some(Box::new(BtrfsStore::open(to)))
+    }
+
     fn direct_tree(&self) -> Option<&Path> {
         Some(&self.path)
     }

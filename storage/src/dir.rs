@@ -66,6 +66,10 @@ impl BackingStore for DirStore {
         &self.path
     }
 
+    fn relocated(&self, to: &Path) -> Option<Box<dyn BackingStore>> {
+        Some(Box::new(DirStore::open(to)))
+    }
+
     fn direct_tree(&self) -> Option<&Path> {
         Some(&self.path)
     }

@@ -18,6 +18,7 @@ mod loopfile;
 pub mod mountns;
 mod overlay;
 pub mod remove;
+mod replace;
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +30,7 @@ pub use kind::{parse_bdev_list, split_rootfs_path, Kind};
 pub use loopfile::LoopStore;
 pub use mountns::with_mounted;
 pub use overlay::OverlayStore;
+pub use replace::{discard, replace, Replaced};
 
 /// What a backend can do, as data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +133,18 @@ pub trait BackingStore: std::fmt::Debug + Send + Sync {
     }
     /// The filesystem type of a block store (`ext4`, `xfs`, …), when it can be told.
     fn fs_type(&self) -> Option<String> {
+        None
+    }
+    /// The files and directories this store consists of, the ones [`replace`] renames:
+    /// the tree (dir, btrfs), the image (loop), the upper and work directories (overlay).
+    fn own_paths(&self) -> Vec<PathBuf> {
+        vec![self.path().to_path_buf()]
+    }
+    /// The same store after its own files were renamed so that [`BackingStore::path`] is
+    /// `to` (the others beside it under their own names). `None` for a store that renaming
+    /// files cannot move (an LVM volume, a ZFS dataset).
+    fn relocated(&self, to: &Path) -> Option<Box<dyn BackingStore>> {
+        let _ = to;
         None
     }
 }

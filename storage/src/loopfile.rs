@@ -78,6 +78,10 @@ impl BackingStore for LoopStore {
         &self.image
     }
 
+    fn relocated(&self, to: &Path) -> Option<Box<dyn BackingStore>> {
+        Some(Box::new(LoopStore::open(to)))
+    }
+
     fn mount(&self, target: &Path) -> Result<(), StorageError> {
         let dev = loopdev::attach(&self.image, false)?;
         // `dev` is closed on return either way: after a mount the device lives as long as

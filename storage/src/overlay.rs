@@ -148,6 +148,18 @@ impl BackingStore for OverlayStore {
         &self.upper
     }
 
+    fn own_paths(&self) -> Vec<PathBuf> {
+        vec![self.upper.clone(), self.work()]
+    }
+
+    /// The lowers stay; the upper (and the work directory beside it) moved.
+    fn relocated(&self, to: &Path) -> Option<Box<dyn BackingStore>> {
+        Some(Box::new(OverlayStore {
+            lowers: self.lowers.clone(),
+            upper: to.to_path_buf(),
+        }))
+    }
+
     /// The container's own lower (`<c>/rootfs` beside `<c>/overlay`), never another
     /// container's.
     fn template_target(&self) -> Option<&Path> {
