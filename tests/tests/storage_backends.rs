@@ -3,11 +3,13 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use lxcrs_tests::{require_root, Env};
+use storage_util::{loops_under, mounts_under, Btrfs};
+
+mod storage_util;
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -15,89 +17,6 @@ fn stderr(o: &Output) -> String {
 
 fn config_of(env: &Env, name: &str) -> String {
     fs::read_to_string(env.lxcpath().join(name).join("config")).unwrap()
-}
-
-/// The loop devices whose backing file is under `dir`.
-fn loops_under(dir: &Path) -> Vec<String> {
-    let out = Command::new("losetup").arg("-a").output().unwrap();
-    let d = dir.display().to_string();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains(&d))
-        .map(str::to_string)
-        .collect()
-}
-
-/// The mounts whose mount point or source mentions `dir`.
-fn mounts_under(dir: &Path) -> Vec<String> {
-    let d = dir.display().to_string();
-    fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains(&d))
-        .map(str::to_string)
-        .collect()
-}
-
-/// A btrfs filesystem on a loop image mounted over the env's lxcpath; unmounted (and its
-/// image removed) by [`Btrfs::done`].
-struct Btrfs {
-    img: tempfile::NamedTempFile,
-    mnt: PathBuf,
-}
-
-impl Btrfs {
-    fn new(env: &Env) -> Option<Btrfs> {
-        if Command::new("mkfs.btrfs")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            lxcrs_tests::skip("mkfs.btrfs is not installed");
-            return None;
-        }
-        let img = tempfile::NamedTempFile::new().unwrap();
-        img.as_file().set_len(1 << 30).unwrap();
-        let ok = Command::new("mkfs.btrfs")
-            .arg("-q")
-            .arg(img.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "mkfs.btrfs failed");
-        let mnt = env.lxcpath().to_path_buf();
-        let ok = Command::new("mount")
-            .args(["-o", "loop"])
-            .arg(img.path())
-            .arg(&mnt)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "mounting the btrfs image failed");
-        Some(Btrfs { img, mnt })
-    }
-
-    fn done(self, env: &Env) {
-        for n in env.containers() {
-            let _ = env.lxc("lxc-stop", &["-k", "-n", &n]);
-            let _ = env.lxc("lxc-destroy", &["-f", "-s", "-n", &n]);
-        }
-        let left: Vec<_> = fs::read_dir(&self.mnt)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        let ok = Command::new("umount")
-            .arg(&self.mnt)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "umount btrfs failed");
-        drop(self.img);
-        assert!(left.is_empty(), "left on btrfs: {left:?}");
-    }
 }
 
 /// Start, write through lxc-attach, stop, start, read back, stop.

@@ -3,55 +3,12 @@
 //! attempt is left; once there is room, the same restore succeeds.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use lxcrs_tests::{require_root, Env};
+use storage_util::SmallFs;
 
-/// A small tmpfs mounted over the env's lxcpath, so that a restore can run out of space.
-struct SmallFs {
-    mnt: PathBuf,
-}
-
-impl SmallFs {
-    fn new(env: &Env, size: &str) -> SmallFs {
-        let mnt = env.lxcpath().to_path_buf();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "lxcrs-test"])
-            .arg(&mnt)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "mounting a tmpfs on {} failed", mnt.display());
-        SmallFs { mnt }
-    }
-
-    fn free(&self) -> u64 {
-        let s = nix::sys::statvfs::statvfs(&self.mnt).unwrap();
-        s.blocks_available() * s.fragment_size()
-    }
-
-    /// Fills the filesystem until `leave` bytes are free; returns the filler's path.
-    fn fill(&self, leave: u64) -> PathBuf {
-        let p = self.mnt.join("filler");
-        let n = self.free().saturating_sub(leave);
-        fs::write(&p, vec![1u8; n as usize]).unwrap();
-        p
-    }
-
-    fn done(self, env: &Env) {
-        for n in env.containers() {
-            let _ = env.lxc("lxc-stop", &["-k", "-n", &n]);
-            let _ = env.lxc("lxc-destroy", &["-f", "-s", "-n", &n]);
-        }
-        let ok = Command::new("umount")
-            .arg(&self.mnt)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "umount failed");
-    }
-}
+mod storage_util;
 
 /// Every file below `dir` with its contents (symlinks as their targets), sorted.
 fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
