@@ -7,6 +7,54 @@ use std::time::{Duration, Instant};
 use lxcrs_tests::runtime_support;
 use lxcrs_tests::runtime_support::{append_config, busybox, eventually, pid, serial, state, text};
 
+/// Device rules hold for the running container, and come after its /dev is made: autodev
+/// makes /dev/zero even though the rules then refuse opening it.
+#[test]
+fn device_rules_are_enforced_after_setup() {
+    let _g = serial();
+    let Some((env, before)) = runtime_support::env() else {
+        return;
+    };
+    let n = env.unique_name("dev");
+    busybox(&env, &n);
+    append_config(
+        &env,
+        &n,
+        &[
+            "lxc.autodev = 1",
+            "lxc.cgroup.devices.deny = a",
+            "lxc.cgroup.devices.allow = c 1:3 rwm",
+            "lxc.cgroup.devices.allow = c 136:* rwm",
+            "lxc.cgroup.devices.allow = c 5:2 rwm",
+            "lxc.cgroup.devices.allow = c 5:1 rwm",
+            "lxc.cgroup.devices.allow = c 5:0 rwm",
+        ],
+    );
+    env.ok("lxc-start", &["-n", &n]);
+    let list = env.ok("lxc-cgroup", &["-n", &n, "devices.list"]);
+    assert!(list.contains("c 1:3 rwm"), "devices.list: {list}");
+    assert!(!list.contains("a *:* rwm"), "devices.list: {list}");
+    let ls = env.ok("lxc-attach", &["-n", &n, "--", "ls", "-l", "/dev/zero"]);
+    assert!(ls.contains("1,"), "autodev made /dev/zero: {ls}");
+    let out = env.lxc(
+        "lxc-attach",
+        &["-n", &n, "--", "head", "-c", "1", "/dev/zero"],
+    );
+    assert!(!out.status.success(), "/dev/zero was readable");
+    assert!(
+        text(&out).1.contains("not permitted"),
+        "refused by the device rules: {:?}",
+        text(&out)
+    );
+    env.ok(
+        "lxc-attach",
+        &["-n", &n, "--", "sh", "-c", "echo x > /dev/null"],
+    );
+    env.ok("lxc-stop", &["-n", &n, "-k"]);
+    env.ok("lxc-destroy", &["-n", &n]);
+    runtime_support::finish(env, before);
+}
+
 #[test]
 fn memory_limit_is_enforced() {
     let _g = serial();

@@ -159,12 +159,9 @@ fn debian_on_overlay() {
     env.finish();
 }
 
-/// Fails today: the start sequence applies `lxc.cgroup.devices.*` (common.conf denies
-/// all but a few devices) to the payload cgroup before the child mounts the rootfs, so
-/// the child cannot open /dev/loop-control (c 10:237) or the loop device (b 7:N). LXC
-/// applies device limits after the mounts. Passes with those two devices allowed.
+/// A loop rootfs is attached by the child (/dev/loop-control, /dev/loopN) while the
+/// payload cgroup exists: the device rules of common.conf must come after the mounts.
 #[test]
-#[ignore = "devices cgroup limits are applied before the rootfs mount (loop-control denied); see the comment"]
 fn debian_on_loop() {
     let env = require_root!();
     debian_cycle(&env, "loop", false);

@@ -131,7 +131,12 @@ fn chown_cgroups(cgroups: &Cgroups, uid: u32, gid: u32) -> Result<(), StartError
 }
 
 /// `lxc.cgroup.*` / `lxc.cgroup2.*` limits; keys this host cannot honour are skipped.
-fn apply_limits(req: &StartRequest) -> Result<(), StartError> {
+/// Applies the `lxc.cgroup.*`/`lxc.cgroup2.*` limits: all but the device rules
+/// (`devices == false`), or only the device rules (`devices == true`). Device rules come
+/// last, once the child has mounted its rootfs and made its /dev, as LXC does: a rootfs on
+/// a loop device opens /dev/loop-control, and autodev makes device nodes, both of which a
+/// typical `devices.deny = a` would refuse.
+fn apply_limits(req: &StartRequest, devices: bool) -> Result<(), StartError> {
     let keys = req
         .config
         .cgroup_v1
@@ -142,7 +147,8 @@ fn apply_limits(req: &StartRequest) -> Result<(), StartError> {
                 .cgroup2
                 .iter()
                 .map(|(f, v)| (format!("lxc.cgroup2.{f}"), v)),
-        );
+        )
+        .filter(|(key, _)| is_device_rule(key) == devices);
     for (key, value) in keys {
         match req.cgroups.apply_limit(&key, value) {
             Ok(()) => {}
@@ -158,6 +164,10 @@ fn apply_limits(req: &StartRequest) -> Result<(), StartError> {
         }
     }
     Ok(())
+}
+
+fn is_device_rule(key: &str) -> bool {
+    key.starts_with("lxc.cgroup.devices.") || key.starts_with("lxc.cgroup2.devices.")
 }
 
 /// Join a shared pid namespace for our next child only; returns our own to go back to.
@@ -364,7 +374,7 @@ pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
             op: format!("move pid {pid} into the payload cgroup"),
             message: e.to_string(),
         })?;
-    apply_limits(req)?;
+    apply_limits(req, false)?;
     if let (true, Some(uid), Some(gid)) = (
         spec.userns(),
         req.config.root_host_uid(),
@@ -386,6 +396,7 @@ pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
 
     // Step 4-6: the child's setup, start-host hook, exec.
     let ttys = parent_end.wait_setup_done()?;
+    apply_limits(req, true)?;
     hooks::run(
         HookType::StartHost,
         &hook_ctx.clone().with_pid(pid.as_raw()),
