@@ -100,6 +100,15 @@ fn run(
             .map_err(sys("set the parent death signal"))?;
     }
     join_shared(spec)?;
+    // Loopback up in our own new netns, here rather than from a thread of the parent that
+    // would have to enter it.
+    if spec.ns.creates(Namespace::Net) {
+        lxcrs_network::loopback_up().map_err(|e| {
+            StartError::Message(format!(
+                "bring lo up in the container's network namespace: {e}"
+            ))
+        })?;
+    }
     // Now that the parent placed us in the payload cgroup, a new cgroup namespace shows it
     // as `/`.
     if spec.ns.unshare.contains(&Namespace::Cgroup) {

@@ -222,17 +222,17 @@ impl Drop for NetGuard {
     }
 }
 
-/// Devices of `lxc.net.*` for init `pid`, after removing what a crashed earlier run of
-/// this container left on the host. Loopback is brought up in every new netns.
+/// Devices of `lxc.net.*` for init `pid` (the monitor removed what a crashed earlier run
+/// of this container left on the host before the start). The child brought loopback up
+/// in its own new netns; a shared one gets it here.
 fn setup_network(req: &StartRequest, spec: &Spec, pid: Pid) -> Result<net::NetSetup, StartError> {
     if !spec.ns.isolates(Namespace::Net) {
         return Ok(net::NetSetup::default());
     }
-    if let Err(e) = net::cleanup_leftovers(req.lxcpath, req.name) {
-        super::debug(&format!("leftover network devices of an earlier run: {e}"));
-    }
     if !net::wants_devices(req.config) {
-        net::loopback_only(pid)?;
+        if !spec.ns.creates(Namespace::Net) {
+            net::loopback_only(pid)?;
+        }
         return Ok(net::NetSetup::default());
     }
     let mut env = vec![
