@@ -597,6 +597,24 @@ def boot_to_running(impl, name, t0, timeout=180.0):
     raise CmdError(f"{impl.label}: {name}: systemd not `running` after {timeout:.0f} s (last: {last!r})")
 
 
+def lxc_copy_of(rs, lx, name):
+    """LXC's container `name`: a `cp -a` of lxcrs's container `name`'s rootfs (made by our
+    debian template, never booted) with an equivalent LXC 5 config."""
+    d = lx.lxcpath / name
+    d.mkdir(parents=True)
+    subprocess.run(["cp", "-a", str(rs.lxcpath / name / "rootfs"), str(d / "rootfs")], check=True)
+    (d / "config").write_text(
+        "# LXC 5 config equivalent to lxcrs's debian template output (same rootfs)\n"
+        "lxc.include = /usr/share/lxc/config/debian.common.conf\n"
+        "lxc.apparmor.profile = unconfined\n"
+        "lxc.net.0.type = empty\n"
+        f"lxc.rootfs.path = dir:{d}/rootfs\n"
+        f"lxc.uts.name = {name}\n"
+        "lxc.arch = amd64\n"
+        "lxc.tty.max = 4\n"
+        "lxc.pty.max = 1024\n")
+
+
 @scenario("debian", "Debian (systemd, same rootfs): start -d, boot to running, attach, clean stop")
 def sc_debian(ctx):
     ctx.row("deb.start", "debian: lxc-start -d (returns RUNNING)", target=0.5)
@@ -618,19 +636,7 @@ def sc_debian(ctx):
         except CmdError as e:
             ctx.fail("deb.start", rs, e)
             return
-        d = lx.lxcpath / name
-        d.mkdir(parents=True)
-        subprocess.run(["cp", "-a", str(rs.lxcpath / name / "rootfs"), str(d / "rootfs")], check=True)
-        (d / "config").write_text(
-            "# LXC 5 config equivalent to lxcrs's debian template output (same rootfs)\n"
-            "lxc.include = /usr/share/lxc/config/debian.common.conf\n"
-            "lxc.apparmor.profile = unconfined\n"
-            "lxc.net.0.type = empty\n"
-            f"lxc.rootfs.path = dir:{d}/rootfs\n"
-            f"lxc.uts.name = {name}\n"
-            "lxc.arch = amd64\n"
-            "lxc.tty.max = 4\n"
-            "lxc.pty.max = 1024\n")
+        lxc_copy_of(rs, lx, name)
         for i in ctx.iterations(ctx.args.debian_runs):
             c = ctx.counted(i)
             for impl in ctx.order(i):
@@ -660,6 +666,131 @@ def sc_debian(ctx):
     finally:
         for impl in (rs, lx):
             impl.remove(name)
+
+
+def du_mb(path):
+    so = run(["du", "-sm", str(path)], check=False)[2]
+    return so.split()[0] if so else "?"
+
+
+@scenario("storage", "lxc-copy full copy and snapshot clones (overlay, btrfs); Debian create on btrfs")
+def sc_storage(ctx):
+    rs, lx = ctx.impls["lxcrs"], ctx.impls["lxc"]
+    name = ctx.name("sto")
+    img = ctx.tmp / "btrfs.img"
+    mnt = ctx.tmp / "btrfs"
+    try:
+        log("  setup: a Debian container (same rootfs for both), a btrfs filesystem on a loop image")
+        try:
+            rs.run("create", "-n", name, "-t", "debian", timeout=1800)
+        except CmdError as e:
+            ctx.row("sto.copy", "storage: lxc-copy (full copy dir→dir)")
+            ctx.fail("sto.copy", rs, e)
+            return
+        lxc_copy_of(rs, lx, name)
+        size = du_mb(rs.lxcpath / name / "rootfs")
+        ctx.row("sto.copy", f"storage: lxc-copy, full copy dir→dir of the Debian rootfs ({size} MB)")
+        ctx.row("sto.ovl", "storage: lxc-copy -s -B overlay (snapshot clone of the Debian container)")
+        ctx.row("sto.btrfs", "storage: lxc-copy -s on btrfs (snapshot clone of the Debian container)")
+        ctx.row("sto.deb.btrfs", "storage: Debian lxc-create -B btrfs, warm cache on the same btrfs",
+                note="lxcrs: a btrfs snapshot of its cache subvolume; LXC's lxc-debian: rsync")
+        ctx.row("sto.deb.btrfs.host", "storage: Debian lxc-create -B btrfs, warm cache in /var/cache",
+                note="another filesystem: a copy for both")
+        with open(img, "wb") as f:
+            f.truncate(6 << 30)
+        run(["mkfs.btrfs", "-q", str(img)])
+        mnt.mkdir()
+        run(["mount", "-o", "loop", str(img), str(mnt)])
+        # the same implementations with their lxcpaths on btrfs
+        b = {k: Impl(i.key, i.label, i.bindir, mnt / k, i.env, i.create_args) for k, i in ctx.impls.items()}
+        for i in b.values():
+            i.lxcpath.mkdir()
+        # The btrfs origins: an empty subvolume from `lxc-create -B btrfs -t /bin/true`, the
+        # same rootfs copied in. (Not `lxc-copy -p DIR -B btrfs`: LXC 5.0.2 cannot snapshot a
+        # container made that way - it snapshots the rootfs mount point
+        # /usr/lib/x86_64-linux-gnu/lxc/rootfs instead, EINVAL.)
+        origin = ctx.name("stob")
+        for k in ("lxcrs", "lxc"):
+            bi = b[k]
+            bi.run("create", "-n", origin, "-B", "btrfs", "-t", "/bin/true", *bi.create_args, timeout=120)
+            run(["cp", "-a", f"{ctx.impls[k].lxcpath / name / 'rootfs'}/.", str(bi.lxcpath / origin / "rootfs")])
+            with open(bi.lxcpath / origin / "config", "a") as f:
+                f.write(f"lxc.include = {'/usr/share/lxc/config' if k == 'lxc' else rs.env['LXCRS_SHARE_DIR'] + '/config'}"
+                        f"/debian.common.conf\nlxc.uts.name = {origin}\nlxc.arch = amd64\n")
+        ctx.notes.append(
+            "storage: LXC 5.0.2's `lxc-copy -s` fails (EINVAL) on a btrfs container that `lxc-copy -p DIR "
+            "-B btrfs` made: it snapshots the rootfs mount point /usr/lib/x86_64-linux-gnu/lxc/rootfs "
+            "instead of the container's subvolume. The btrfs origins here are made with `lxc-create -B "
+            "btrfs -t /bin/true` plus a copy of the rootfs, which both snapshot.")
+        # Template caches on the btrfs: lxcrs's as a subvolume (as its template builds it on
+        # btrfs), LXC's as its template leaves it (a directory).
+        cache = mnt / "cache"
+        (cache / "lxcrs-debian").mkdir(parents=True)
+        (cache / "debian").mkdir(parents=True)
+        rs_cache = cache / "lxcrs-debian" / LXCRS_DEBIAN_CACHE.name
+        run(["btrfs", "-q", "subvolume", "create", str(rs_cache)])
+        run(["cp", "-a", f"{LXCRS_DEBIAN_CACHE}/.", str(rs_cache)])
+        have_lxc_cache = LXC_DEBIAN_CACHE.is_dir()
+        if have_lxc_cache:
+            run(["cp", "-a", str(LXC_DEBIAN_CACHE), str(cache / "debian" / LXC_DEBIAN_CACHE.name)])
+        else:
+            log(f"  note: {LXC_DEBIAN_CACHE} is missing: LXC's first create on btrfs builds it (minutes)")
+        lx_env = dict(lx.env)
+        mirror = os.environ.get("MIRROR", DEBIAN_MIRROR)
+        stub = None
+        if not mirror_reachable(mirror):
+            stub = StubMirror()
+            lx_env["MIRROR"] = stub.url
+        try:
+            for i in ctx.iterations(ctx.args.storage_runs):
+                c = ctx.counted(i)
+                for impl in ctx.order(i):
+                    bi = b[impl.key]
+                    dst = ctx.name(f"stc{i}")
+                    steps = (
+                        ("sto.copy", impl, ["copy", "-n", name, "-N", dst]),
+                        ("sto.ovl", impl, ["copy", "-n", name, "-N", dst, "-s", "-B", "overlay"]),
+                        ("sto.btrfs", bi, ["copy", "-n", origin, "-N", dst, "-s"]),
+                    )
+                    for key, who, argv in steps:
+                        try:
+                            ctx.time(key, impl, c, who.timed, *argv, timeout=600)
+                        except CmdError as e:
+                            ctx.fail(key, impl, e)
+                        who.remove(dst)
+                    for key, env_cache in (("sto.deb.btrfs", cache), ("sto.deb.btrfs.host", None)):
+                        args = ["create", "-n", dst, "-t", "debian", "-B", "btrfs", *impl.create_args]
+                        if impl.key == "lxc":
+                            args += ["--", "-r", DEBIAN_RELEASE]
+                        env = dict(lx_env if impl.key == "lxc" else bi.env)
+                        if env_cache:
+                            env["LXC_CACHE_PATH"] = str(env_cache)
+                        try:
+                            secs = run(bi.argv(*args), env=env, timeout=1800,
+                                       what=f"{bi.label} lxc-create -B btrfs -t debian")[0]
+                            ctx.record(key, impl, secs, c)
+                        except CmdError as e:
+                            ctx.fail(key, impl, e)
+                        bi.remove(dst)
+        finally:
+            if stub:
+                stub.close()
+            if not have_lxc_cache:
+                ctx.notes.append("storage: LXC's Debian cache was built by the warm-up run of the btrfs create.")
+            for i in b.values():
+                for n in sorted(os.listdir(i.lxcpath)) if i.lxcpath.is_dir() else []:
+                    i.remove(n)
+            run(["btrfs", "-q", "subvolume", "delete", str(rs_cache)], check=False)
+    finally:
+        for impl in (rs, lx):
+            impl.remove(name)
+        if mnt.is_dir():
+            run(["umount", str(mnt)], check=False)
+            try:
+                mnt.rmdir()
+            except OSError:
+                pass
+        img.unlink(missing_ok=True)
 
 
 @scenario("ls", "lxc-ls -f and lxc-ls with 100 defined containers, 10 running; monitor PSS")
@@ -1225,6 +1356,7 @@ def main():
     ap = argparse.ArgumentParser(description="lxcrs vs LXC benchmark (see module doc)")
     ap.add_argument("--runs", type=int, default=10, help="counted runs per scenario (default 10)")
     ap.add_argument("--debian-runs", type=int, default=10, help="counted runs of the Debian scenarios (default 10)")
+    ap.add_argument("--storage-runs", type=int, default=5, help="counted runs of the storage scenario (default 5)")
     ap.add_argument("--warmup", type=int, default=1, help="warm-up runs per scenario (default 1)")
     ap.add_argument("--only", default="", help="comma-separated scenarios to run (default: all)")
     ap.add_argument("--list", action="store_true", help="list the scenarios and exit")
