@@ -50,6 +50,10 @@ except OSError:
 BRIDGE = "lxcbench0"
 BRIDGE_ADDR = "10.0.99.1/24"
 DEBIAN_RELEASE = "bookworm"
+# Memory is sampled this long after the last request to a monitor: the steady state of a
+# running container, not the pages a request just touched (lxcrs's monitor gives those back
+# after 1 s of quiet; LXC's keeps them).
+MEM_QUIET = 1.5
 LXCRS_DEBIAN_CACHE = Path(f"/var/cache/lxc/lxcrs-debian/rootfs-{DEBIAN_RELEASE}-amd64")
 LXC_DEBIAN_CACHE = Path(f"/var/cache/lxc/debian/rootfs-{DEBIAN_RELEASE}-amd64")
 
@@ -394,12 +398,14 @@ def set_net(impl, name, lines):
 
 
 def mem_sample(ctx, impl, names, counted, key_mon, key_ct, key_cg, per_container=True):
-    """Monitor PSS, container PSS and cgroup memory of running containers `names`."""
+    """Monitor PSS, container PSS and cgroup memory of running containers `names`, read
+    at rest: the pids are looked up first (an lxc-info per container, which the monitors
+    answer), then nothing is asked of them for MEM_QUIET seconds before /proc is read."""
     mons = cts = cgs = rss = 0
     n = len(names)
-    for nm in names:
-        init = impl.init_pid(nm)
-        mon = impl.monitor_pid(nm)
+    pids = [(impl.init_pid(nm), impl.monitor_pid(nm)) for nm in names]
+    time.sleep(MEM_QUIET)
+    for init, mon in pids:
         mons += pss_kib(mon)
         rss += pss_kib(mon, "Rss")
         cts += container_pss_kib(init)
@@ -416,6 +422,52 @@ def mem_sample(ctx, impl, names, counted, key_mon, key_ct, key_cg, per_container
 
 
 # ----------------------------------------------------------------------------- scenarios
+
+@scenario("kernel", "the kernel's cgroup-migration wait both implementations pay (a probe, no ratio)")
+def sc_kernel(ctx):
+    """Times the first write of a pid to a cgroup.procs after a quiet spell, then a second
+    write right after it. Every start (init into its cgroups) and attach (the attached
+    process into the container's cgroups) on a host with v1 hierarchies moves a process
+    this way, LXC's and lxcrs's alike; the first move after a pause waits for an RCU grace
+    period of the kernel's cgroup_threadgroup_rwsem."""
+    layout = cgroup_layout()
+    mounts = [mp for fstype, mp, _ in cgroup_mounts() if fstype == "cgroup"]
+    if not mounts:
+        mounts = [mp for fstype, mp, _ in cgroup_mounts() if fstype == "cgroup2"]
+    if not mounts:
+        return
+    mp = mounts[0]
+    home = Path(mp)
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, ctl, path = line.split(":", 2)
+        if ctl and mp.rstrip("/").endswith("/" + ctl.replace("name=", "")):
+            home = Path(mp) / path.lstrip("/")
+    d = Path(mp) / f"{ctx.tag}-probe"
+    d.mkdir()
+    first, second = [], []
+    try:
+        for i in ctx.iterations():
+            time.sleep(0.3)
+            t0 = time.perf_counter()
+            (d / "cgroup.procs").write_text(str(os.getpid()))
+            t1 = time.perf_counter()
+            (home / "cgroup.procs").write_text(str(os.getpid()))
+            t2 = time.perf_counter()
+            if ctx.counted(i):
+                first.append(t1 - t0)
+                second.append(t2 - t1)
+    finally:
+        (home / "cgroup.procs").write_text(str(os.getpid()))
+        d.rmdir()
+    ms = lambda xs: f"median {statistics.median(xs) * 1000:.1f} ms (min {min(xs) * 1000:.1f}, max {max(xs) * 1000:.1f})"
+    ctx.kernel_probe = (
+        f"Kernel probe (`kernel` scenario, {layout}): moving a process into a cgroup of `{mp}` "
+        f"after 0.3 s of quiet took {ms(first)}; moving it back right after took {ms(second)}. "
+        "Every start and every attach on this host moves a process into the container's cgroups, "
+        "LXC's and lxcrs's alike, so each pays that first-move wait when nothing moved just before.")
+    ctx.notes.append(ctx.kernel_probe)
+    log("  " + ctx.kernel_probe)
+
 
 @scenario("busybox", "busybox: create, start -d, attach, info, freeze+unfreeze, stop, stop -k, destroy")
 def sc_busybox(ctx):
@@ -1305,7 +1357,8 @@ def write_report(ctx, started, elapsed, leaks, command, out_path):
         "- lxc-ls: 100 busybox containers (one from the template, 99 directory copies with "
         "their config adjusted), 10 of them running.",
         "- Memory: monitor = init's parent (`[lxc monitor] PATH NAME` / `lxcrs-monitor`), "
-        "PSS from `/proc/PID/smaps_rollup`; \"per container\" with several running is their "
+        f"PSS from `/proc/PID/smaps_rollup`, read {MEM_QUIET:g} s after the last request to the "
+        "monitors (the lxc-info that finds the pids), i.e. at rest; \"per container\" with several running is their "
         "total PSS divided by their number (shared pages of the binary are split between "
         "them). Container processes = every process in the container's pid namespace, PSS "
         "summed. cgroup = `memory.usage_in_bytes` (v1) / `memory.current` (v2) of the "

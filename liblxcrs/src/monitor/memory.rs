@@ -3,10 +3,11 @@
 //! Starting a container runs most of the library (config parsing, cgroups, the start
 //! sequence); the steady state is one poll loop. Once the container runs, the monitor
 //! gives back what only the start needed: freed heap goes back to the kernel, and the
-//! pages of its own executable that were mapped while starting are unmapped from its
-//! page tables (they stay in the page cache; whatever the loop touches faults back in).
-//! Only mappings without private (copy-on-write) pages are dropped, so nothing but
-//! pristine file content is ever discarded.
+//! file pages (its own executable, libseccomp, libc, ...) that were mapped while starting
+//! are unmapped from its page tables (they stay in the page cache; whatever the loop
+//! touches faults back in). Only file mappings without private (copy-on-write) pages are
+//! dropped, so nothing but pristine file content is ever discarded. The poll loop does
+//! this again after each burst of requests (see `run`).
 
 use std::ffi::c_void;
 
@@ -49,28 +50,22 @@ pub(crate) fn parse_smaps(text: &str) -> Vec<Mapping> {
     out
 }
 
-/// The mappings of `exe` that hold only file content (no private pages).
-pub(crate) fn droppable<'a>(
-    maps: &'a [Mapping],
-    exe: &'a str,
-) -> impl Iterator<Item = &'a Mapping> {
+/// The file mappings (executable and libraries) that hold only file content (no private
+/// pages). Special mappings (`[heap]`, `[vdso]`, ...) and anonymous ones are never listed.
+pub(crate) fn droppable(maps: &[Mapping]) -> impl Iterator<Item = &Mapping> {
     maps.iter()
-        .filter(move |m| m.path == exe && m.anonymous_kb == 0)
+        .filter(|m| m.path.starts_with('/') && m.anonymous_kb == 0)
 }
 
 /// Returns start-only memory to the kernel (see the module docs).
 pub(crate) fn shed_startup_pages() {
     // SAFETY: malloc_trim only releases free heap memory.
     unsafe { libc::malloc_trim(0) };
-    let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
-        return;
-    };
-    let exe = exe.to_string_lossy().into_owned();
     let Ok(text) = std::fs::read_to_string("/proc/self/smaps") else {
         return;
     };
-    for m in droppable(&parse_smaps(&text), &exe) {
-        // SAFETY: the range is one whole mapping of our executable with no private
+    for m in droppable(&parse_smaps(&text)) {
+        // SAFETY: the range is one whole file mapping with no private
         // pages: MADV_DONTNEED only drops page-table entries, and the next access maps
         // the same file content again.
         unsafe { libc::madvise(m.start as *mut c_void, m.end - m.start, libc::MADV_DONTNEED) };
@@ -91,21 +86,25 @@ Anonymous:             0 kB
 Anonymous:            64 kB
 7f0000000000-7f0000021000 rw-p 00000000 00:00 0                          [heap]
 Anonymous:           132 kB
+7f1000000000-7f1000020000 r-xp 00002000 fd:01 456 /usr/lib/x86_64-linux-gnu/libseccomp.so.2
+Anonymous:             0 kB
+7f1000030000-7f1000031000 rw-p 00000000 00:00 0
+Anonymous:             4 kB
+7ffd00000000-7ffd00002000 r-xp 00000000 00:00 0                          [vdso]
+Anonymous:             0 kB
 ";
 
     #[test]
     fn only_pristine_mappings_of_the_executable() {
         let maps = parse_smaps(SMAPS);
-        assert_eq!(maps.len(), 4);
+        assert_eq!(maps.len(), 7);
         assert_eq!(maps[2].anonymous_kb, 64);
         assert_eq!(maps[3].path, "[heap]");
-        let d: Vec<_> = droppable(&maps, "/usr/bin/lxcrs-monitor")
-            .map(|m| m.start)
-            .collect();
+        let d: Vec<_> = droppable(&maps).map(|m| m.start).collect();
         assert_eq!(
             d,
-            vec![0x55d0_c000_0000, 0x55d0_c010_0000],
-            "the relocated (RELRO) part is kept"
+            vec![0x55d0_c000_0000, 0x55d0_c010_0000, 0x7f10_0000_0000],
+            "the relocated (RELRO) part, the heap, anonymous memory and the vDSO are kept"
         );
     }
 }
