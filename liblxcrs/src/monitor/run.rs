@@ -3,6 +3,7 @@
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -207,6 +208,9 @@ fn bind_command_socket(lxcpath: &std::path::Path, name: &str) -> Result<OwnedFd,
     Ok(fd)
 }
 
+/// Quiet time after the last request before the monitor sheds the pages it touched.
+const SHED_AFTER: Duration = Duration::from_secs(1);
+
 /// What ended a serve loop.
 enum Ended {
     /// Init exited with this status.
@@ -357,9 +361,9 @@ impl Monitor {
 
     /// The poll loop while init runs.
     fn serve(&mut self, sigfd: &SignalFd) -> Ended {
-        // Requests run code the poll loop does not need: once things are quiet again
-        // for a second, the monitor sheds those pages (see `memory`).
-        let mut busy = false;
+        // Requests run code the poll loop does not need: a second after the last one, the
+        // monitor sheds those pages (see `memory`), whatever else (console output) goes on.
+        let mut shed_at: Option<Instant> = None;
         loop {
             let mut tokens: Vec<Token> = Vec::with_capacity(8 + self.conns.len());
             let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(8 + self.conns.len());
@@ -395,21 +399,21 @@ impl Monitor {
                 ));
                 tokens.push(*t);
             }
-            let timeout = if busy {
-                PollTimeout::from(1000u16)
-            } else {
-                PollTimeout::NONE
-            };
-            match poll(&mut fds, timeout) {
-                Ok(0) => {
-                    drop(fds);
-                    super::memory::shed_startup_pages();
-                    busy = false;
-                    continue;
+            let timeout = match shed_at {
+                Some(t) => {
+                    let ms = t.saturating_duration_since(Instant::now()).as_millis();
+                    PollTimeout::from(u16::try_from(ms).unwrap_or(u16::MAX))
                 }
+                None => PollTimeout::NONE,
+            };
+            let polled = poll(&mut fds, timeout);
+            if shed_at.is_some_and(|t| Instant::now() >= t) {
+                super::memory::shed_startup_pages();
+                shed_at = None;
+            }
+            match polled {
+                Ok(0) | Err(_) => continue,
                 Ok(_) => {}
-                Err(Errno::EINTR) => continue,
-                Err(_) => continue,
             }
             let ready: Vec<(Token, PollFlags)> = fds
                 .iter()
@@ -417,9 +421,12 @@ impl Monitor {
                 .filter_map(|(p, t)| p.revents().filter(|r| !r.is_empty()).map(|r| (*t, r)))
                 .collect();
             drop(fds);
-            busy |= ready
+            if ready
                 .iter()
-                .any(|(t, _)| matches!(t, Token::Listener | Token::Conn(_)));
+                .any(|(t, _)| matches!(t, Token::Listener | Token::Conn(_)))
+            {
+                shed_at = Some(Instant::now() + SHED_AFTER);
+            }
             for (tok, revents) in ready {
                 match tok {
                     Token::Signal => self.on_signal(sigfd),
