@@ -1413,6 +1413,10 @@ def write_report(ctx, started, elapsed, leaks, command, out_path):
         md.append("## Notes")
         md.append("")
         md.extend(f"- {n}" for n in ctx.notes)
+    analysis = REPO / "bench" / "analysis.md"
+    if analysis.is_file():
+        md.append("")
+        md.append(analysis.read_text().rstrip("\n"))
     md.append("")
     Path(out_path).write_text("\n".join(md))
 
