@@ -631,3 +631,116 @@ fn debian_on_btrfs_snapshots_a_btrfs_cache() {
     assert!(left.is_empty(), "left on btrfs: {left:?}");
     env.finish();
 }
+
+/// A Debian container with `-B overlay` has the cache itself as its bottom layer: its own
+/// layer holds only what makes it unique, create copies nothing, and the template refuses
+/// to flush or clean a cache that containers are built on.
+#[test]
+fn debian_on_overlay_layers_the_cache() {
+    let env = require_root!();
+    let host_cache = cache_root().join(format!("rootfs-{RELEASE}-{}", arch()));
+    if !host_cache.is_dir() {
+        let warm = env.unique_name("deb");
+        create(&env, &warm, &[]);
+        env.ok("lxc-destroy", &["-n", &warm]);
+    }
+    // A cache of this test's own: hard links to the host cache (overlayfs only reads it).
+    let cache_path = tempfile::tempdir().unwrap();
+    let cache = cache_path
+        .path()
+        .join(format!("lxcrs-debian/rootfs-{RELEASE}-{}", arch()));
+    fs::create_dir_all(cache.parent().unwrap()).unwrap();
+    let linked = Command::new("cp")
+        .arg("-al")
+        .arg(&host_cache)
+        .arg(&cache)
+        .status()
+        .unwrap()
+        .success();
+    if !linked {
+        let _ = fs::remove_dir_all(&cache);
+        ok_status(
+            Command::new("cp").arg("-a").arg(&host_cache).arg(&cache),
+            "copy the host cache",
+        );
+    }
+    let tpl = template();
+    let lxc = |args: &[&str]| {
+        env.cmd("lxc-create")
+            .args(args)
+            .env("LXC_CACHE_PATH", cache_path.path())
+            .output()
+            .unwrap()
+    };
+
+    let name = env.unique_name("ovl");
+    let t = Instant::now();
+    let out = lxc(&["-n", &name, "-B", "overlay", "-t", tpl.to_str().unwrap()]);
+    eprintln!("Debian create on overlay: {:?}", t.elapsed());
+    assert!(out.status.success(), "create: {}", text(&out));
+    let dir = env.lxcpath().join(&name);
+    let cfg = read(&dir.join("config"));
+    assert_eq!(
+        config_value(&cfg, "lxc.rootfs.path").unwrap(),
+        format!(
+            "overlay:{}:{}:{}",
+            dir.join("rootfs").display(),
+            cache.display(),
+            dir.join("overlay/delta").display()
+        )
+    );
+    // Its own layer: the files that make it unique, not a copy of the cache.
+    let own = dir.join("rootfs");
+    assert_eq!(read(&own.join("etc/hostname")).trim(), name);
+    assert!(!own.join("usr/bin").exists(), "the cache was copied");
+    assert!(!host_keys(&own).is_empty(), "no SSH host keys in its layer");
+    assert_eq!(read(&cache.join("etc/hostname")).trim(), "localhost");
+    assert!(host_keys(&cache).is_empty(), "the cache got SSH host keys");
+    assert!(!dir.join(".lxcrs-template-root").exists());
+    assert!(!dir.join(".lxcrs-template-work").exists());
+
+    // It runs, with the cache's files and its own.
+    env.ok("lxc-start", &["-n", &name]);
+    let seen = env.ok("lxc-attach", &["-n", &name, "--", "cat", "/etc/hostname"]);
+    assert_eq!(seen.trim(), name);
+    env.ok(
+        "lxc-attach",
+        &["-n", &name, "--", "test", "-x", "/usr/bin/ssh-keygen"],
+    );
+    env.ok("lxc-stop", &["-n", &name, "-k"]);
+
+    // A clone of it is layered the same way; the cache cannot go while either exists.
+    let clone = env.unique_name("ovl");
+    env.ok("lxc-copy", &["-n", &name, "-N", &clone, "-s"]);
+    let other = env.unique_name("deb");
+    let tried = [
+        ("-c", run_template(&["-c"], Some(cache_path.path()))),
+        (
+            "-F",
+            lxc(&["-n", &other, "-t", tpl.to_str().unwrap(), "--", "-F"]),
+        ),
+    ];
+    for (what, out) in tried {
+        assert!(!out.status.success(), "{what} removed a cache in use");
+        let t = text(&out);
+        assert!(
+            t.contains(&name) && t.contains("bottom layer"),
+            "{what}: {t}"
+        );
+        assert!(
+            cache.join("etc/hostname").exists(),
+            "{what} removed the cache"
+        );
+    }
+    assert!(!env.lxcpath().join(&other).exists());
+    env.ok("lxc-destroy", &["-n", &clone]);
+    env.ok("lxc-destroy", &["-n", &name]);
+    let out = run_template(&["-c"], Some(cache_path.path()));
+    assert!(
+        out.status.success(),
+        "clean after the destroys: {}",
+        text(&out)
+    );
+    assert!(!cache.exists());
+    env.finish();
+}
