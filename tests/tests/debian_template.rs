@@ -521,19 +521,24 @@ fn ok_status(cmd: &mut Command, what: &str) {
     assert!(st.success(), "{what} failed");
 }
 
+/// The host's cache of the release, built first (minutes, once per machine) if missing.
+fn warm_host_cache(env: &Env) -> PathBuf {
+    let host_cache = cache_root().join(format!("rootfs-{RELEASE}-{}", arch()));
+    if !host_cache.is_dir() {
+        let warm = env.unique_name("deb");
+        create(env, &warm, &[]);
+        env.ok("lxc-destroy", &["-n", &warm]);
+    }
+    host_cache
+}
+
 /// A Debian container created with `-B btrfs` is a btrfs snapshot of the template cache when
 /// the cache is a subvolume on the same filesystem (instant, blocks shared), and a copy when
 /// the cache is elsewhere. The cache itself is never changed by a container.
 #[test]
 fn debian_on_btrfs_snapshots_a_btrfs_cache() {
     let env = require_root!();
-    let host_cache = cache_root().join(format!("rootfs-{RELEASE}-{}", arch()));
-    if !host_cache.is_dir() {
-        // Builds the host cache (minutes, once per machine).
-        let warm = env.unique_name("deb");
-        create(&env, &warm, &[]);
-        env.ok("lxc-destroy", &["-n", &warm]);
-    }
+    let host_cache = warm_host_cache(&env);
 
     // A btrfs filesystem over the lxcpath, with a cache subvolume in it.
     let img = tempfile::NamedTempFile::new().unwrap();
@@ -638,12 +643,7 @@ fn debian_on_btrfs_snapshots_a_btrfs_cache() {
 #[test]
 fn debian_on_overlay_layers_the_cache() {
     let env = require_root!();
-    let host_cache = cache_root().join(format!("rootfs-{RELEASE}-{}", arch()));
-    if !host_cache.is_dir() {
-        let warm = env.unique_name("deb");
-        create(&env, &warm, &[]);
-        env.ok("lxc-destroy", &["-n", &warm]);
-    }
+    let host_cache = warm_host_cache(&env);
     // A cache of this test's own: hard links to the host cache (overlayfs only reads it).
     let cache_path = tempfile::tempdir().unwrap();
     let cache = cache_path
