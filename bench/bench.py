@@ -762,6 +762,8 @@ def sc_storage(ctx):
                 note="lxcrs: a btrfs snapshot of its cache subvolume; LXC's lxc-debian: rsync")
         ctx.row("sto.deb.btrfs.host", "storage: Debian lxc-create -B btrfs, warm cache in /var/cache",
                 note="another filesystem: a copy for both")
+        ctx.row("sto.deb.ovl", "storage: Debian lxc-create -B overlay, warm cache",
+                note="lxcrs: the cache is the bottom layer; LXC's lxc-debian: rsync into the lower dir")
         with open(img, "wb") as f:
             f.truncate(6 << 30)
         run(["mkfs.btrfs", "-q", str(img)])
@@ -824,8 +826,11 @@ def sc_storage(ctx):
                         except CmdError as e:
                             ctx.fail(key, impl, e)
                         who.remove(dst)
-                    for key, env_cache in (("sto.deb.btrfs", cache), ("sto.deb.btrfs.host", None)):
-                        args = ["create", "-n", dst, "-t", "debian", "-B", "btrfs", *impl.create_args]
+                    for key, env_cache, bdev in (("sto.deb.btrfs", cache, "btrfs"),
+                                                 ("sto.deb.btrfs.host", None, "btrfs"),
+                                                 ("sto.deb.ovl", None, "overlay")):
+                        bi = b[impl.key] if bdev == "btrfs" else impl
+                        args = ["create", "-n", dst, "-t", "debian", "-B", bdev, *impl.create_args]
                         if impl.key == "lxc":
                             args += ["--", "-r", DEBIAN_RELEASE]
                         env = dict(lx_env if impl.key == "lxc" else bi.env)
@@ -833,7 +838,7 @@ def sc_storage(ctx):
                             env["LXC_CACHE_PATH"] = str(env_cache)
                         try:
                             secs = run(bi.argv(*args), env=env, timeout=1800,
-                                       what=f"{bi.label} lxc-create -B btrfs -t debian")[0]
+                                       what=f"{bi.label} lxc-create -B {bdev} -t debian")[0]
                             ctx.record(key, impl, secs, c)
                         except CmdError as e:
                             ctx.fail(key, impl, e)
