@@ -124,13 +124,31 @@ fn attach_exit_codes_env_ids_namespaces() {
     assert_eq!(dropped & (1 << 16), 0, "sys_module dropped: {dropped:x}");
     assert_ne!(bnd(&["-e"]) & (1 << 16), 0, "-e keeps sys_module");
 
-    // The payload cgroup: inside the container's cgroup namespace it is the root.
+    // The payload cgroup: inside the container's cgroup namespace it is the root, in
+    // every hierarchy (outside it would show as `/..`-relative).
     let cg = env.ok("lxc-attach", &["-n", &n, "--", "cat", "/proc/self/cgroup"]);
-    let mem = cg
-        .lines()
-        .find(|l| l.contains(":memory:"))
-        .expect("memory line");
-    assert!(mem.ends_with(":/"), "{cg}");
+    assert!(cg.lines().any(|l| l.contains(":memory:")), "{cg}");
+    for line in cg.lines() {
+        assert!(line.ends_with(":/"), "{cg}");
+    }
+    // From the host: the attached process sits in the payload cgroup of every hierarchy.
+    let mut sleeper = env
+        .cmd("lxc-attach")
+        .args(["-n", &n, "--", "sleep", "31.4159"])
+        .spawn()
+        .unwrap();
+    let pid = eventually_pid_of("sleep\u{0}31.4159\u{0}");
+    let host_cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let _ = sleeper.kill();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let _ = sleeper.wait();
+    assert!(host_cg.lines().count() > 1, "{host_cg}");
+    for line in host_cg.lines() {
+        assert!(line.ends_with(&format!("/lxcrs.payload.{n}")), "{host_cg}");
+    }
 
     // Only the UTS namespace: container hostname, host filesystem.
     assert_eq!(
@@ -277,4 +295,24 @@ fn attach_stdio_with_terminal() {
     assert!(text(&out).0.contains("hello"), "{:?}", text(&out));
     env.ok("lxc-stop", &["-n", &n, "-k"]);
     runtime_support::finish(env, before);
+}
+
+/// The pid of the process whose `/proc/PID/cmdline` is `cmdline`, waiting up to 5 s.
+fn eventually_pid_of(cmdline: &str) -> i32 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let found = std::fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            (cmd == cmdline.as_bytes()).then_some(pid)
+        });
+        if let Some(pid) = found {
+            return pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no process {cmdline:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

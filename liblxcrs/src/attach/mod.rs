@@ -17,10 +17,11 @@ pub use options::{AttachOptions, Elevated, EnvPolicy, NsSelect};
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, ForkResult};
 
-use crate::cgroups::{CgroupLayout, CgroupPaths, Cgroups};
+use crate::cgroups::{clone_into_refused, CgroupLayout, CgroupPaths, Cgroups, SelfEntry};
 use crate::commands::{Client, CommandError};
 use crate::console::{proxy, term, RawMode};
 use crate::Container;
@@ -165,16 +166,22 @@ pub fn attach(c: &Container, opts: &AttachOptions, argv: &[String]) -> Result<i3
     let (report_r, report_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("create a pipe"))?;
 
-    // SAFETY: lxc-attach is single-threaded; the child only makes syscalls and exits.
-    match unsafe { fork() }.map_err(sys("fork"))? {
-        ForkResult::Child => {
+    let entry = match &t.cgroups {
+        Some(cg) => Some(CgroupEntry::open(cg)?),
+        None => None,
+    };
+    let (forked, in_v2) = fork_into(entry.as_ref().and_then(|e| e.v2_dir.as_ref()))?;
+    match forked {
+        crate::start::Cloned::Child => {
             drop(report_r);
             let slave = pty.as_ref().map(|p| p.slave.as_fd());
-            let code = child::first(&t, opts, argv, slave, ttys, &report_w);
+            let entry = entry.as_ref().map(|e| (&e.v1, in_v2));
+            let code = child::first(&t, entry, opts, argv, slave, ttys, &report_w);
             // SAFETY: leave without running the parent's destructors or atexit handlers.
             unsafe { libc::_exit(code) }
         }
-        ForkResult::Parent { child } => {
+        crate::start::Cloned::Parent { pid: child, .. } => {
+            drop(entry);
             drop(report_w);
             let master = pty.map(|p| {
                 drop(p.slave);
@@ -224,6 +231,49 @@ pub fn attach(c: &Container, opts: &AttachOptions, argv: &[String]) -> Result<i3
             drop(master);
             interpret(&report, ws.ok())
         }
+    }
+}
+
+/// How the first child gets into the payload cgroup without the kernel's slow migration
+/// path (see `cgroups::SelfEntry`): it writes the v1 hierarchies' `tasks` itself, and the
+/// fork places it in the v2 directory.
+struct CgroupEntry {
+    v1: SelfEntry,
+    v2_dir: Option<OwnedFd>,
+}
+
+impl CgroupEntry {
+    fn open(cg: &Cgroups) -> Result<Self, AttachError> {
+        let cgroup = |e: crate::cgroups::CgroupError| {
+            AttachError::Child(format!("failed to open the container's cgroup: {e}"))
+        };
+        let v1 = cg.payload_self_entry().map_err(cgroup)?;
+        let v2_dir = match cg.v2_payload_dir() {
+            Some(d) => Some(
+                nix::fcntl::open(
+                    d,
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(sys("open the container's cgroup2 directory"))?,
+            ),
+            None => None,
+        };
+        Ok(Self { v1, v2_dir })
+    }
+}
+
+/// Forks the first child, straight into `cgroup` (a cgroup2 directory) where the kernel
+/// allows; says whether it did.
+fn fork_into(cgroup: Option<&OwnedFd>) -> Result<(crate::start::Cloned, bool), AttachError> {
+    // lxc-attach is single-threaded; the child only makes syscalls and exits.
+    let none = nix::sched::CloneFlags::empty();
+    match crate::start::clone3(none, cgroup) {
+        Ok(c) => Ok((c, cgroup.is_some())),
+        Err(e) if cgroup.is_some() && clone_into_refused(e) => crate::start::clone3(none, None)
+            .map(|c| (c, false))
+            .map_err(sys("fork")),
+        Err(e) => Err(sys("fork")(e)),
     }
 }
 

@@ -96,6 +96,30 @@ pub(crate) fn subdirs(path: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// How long [`remove_stale`] waits for the processes of a cgroup left by a killed monitor.
+pub(crate) const STALE_WAIT: Duration = Duration::from_secs(1);
+
+/// Removes a cgroup a crashed or killed run left, waiting up to [`STALE_WAIT`] while it
+/// still holds processes: a killed monitor's init (SIGKILLed by its parent-death signal)
+/// and the rest of its pid namespace can take a moment to go. True when it is gone.
+pub(crate) fn remove_stale(path: &Path) -> bool {
+    let deadline = Instant::now() + STALE_WAIT;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match rmdir_tree(path, Duration::ZERO) {
+            Ok(()) => return true,
+            Err(CgroupError::Rmdir {
+                errno: Errno::EBUSY,
+                ..
+            }) if Instant::now() < deadline => {
+                sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(_) => return false,
+        }
+    }
+}
+
 /// Removes a cgroup and every child cgroup, deepest first. A missing directory is success.
 /// EBUSY (tasks still exiting) is retried until `retry` has passed; the error names the
 /// directory that could not be removed.

@@ -10,6 +10,7 @@ use super::error::{CgroupError, Result};
 use super::kill;
 use super::layout::{CgroupLayout, HierarchyKind, LayoutKind};
 use super::paths::CgroupPaths;
+use super::self_move::SelfEntry;
 use super::stats::CgroupStats;
 use super::tree::{Placement, Tree, Which};
 use super::v1::V1Cgroups;
@@ -178,6 +179,38 @@ impl Cgroups {
         let tree = self.tree();
         let index = tree.index_where(|h| h.is_v2())?;
         tree.dir(Which::Payload, index).ok()
+    }
+
+    /// The monitor's cgroup2 directory, to open for `clone3(CLONE_INTO_CGROUP)` when the
+    /// monitor daemonizes.
+    pub fn v2_monitor_dir(&self) -> Option<&Path> {
+        let tree = self.tree();
+        let index = tree.index_where(|h| h.is_v2())?;
+        tree.dir(Which::Monitor, index).ok()
+    }
+
+    /// The payload's `tasks` files in every v1 hierarchy, open: a single-threaded process
+    /// (init right after clone, attach's first child) moves itself with
+    /// [`SelfEntry::enter`], which skips the kernel's threadgroup lock (see `self_move`).
+    pub fn payload_self_entry(&self) -> Result<SelfEntry> {
+        self.tree().self_entry(Which::Payload)
+    }
+
+    /// The monitor's `tasks` files in every v1 hierarchy, open (see
+    /// [`Cgroups::payload_self_entry`]).
+    pub fn monitor_self_entry(&self) -> Result<SelfEntry> {
+        self.tree().self_entry(Which::Monitor)
+    }
+
+    /// Moves `pid` into the payload cgroup of the v2 hierarchy only: what
+    /// `CLONE_INTO_CGROUP` would have done where the kernel refused it.
+    pub fn enter_payload_v2(&self, pid: Pid) -> Result<()> {
+        self.tree().enter_v2(Which::Payload, pid)
+    }
+
+    /// Moves `pid` into the monitor cgroup of the v2 hierarchy only.
+    pub fn enter_monitor_v2(&self, pid: Pid) -> Result<()> {
+        self.tree().enter_v2(Which::Monitor, pid)
     }
 
     /// For each hierarchy: kind, host mount point and the payload's path in it.

@@ -7,7 +7,6 @@
 //! hierarchy and carry the same leaf name in all of them.
 
 use std::path::{Component, Path, PathBuf};
-use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
@@ -17,6 +16,7 @@ use super::fs;
 use super::layout::{CgroupLayout, Hierarchy};
 use super::mountinfo::parse_proc_cgroup;
 use super::paths::CgroupPaths;
+use super::self_move::{single_threaded, SelfEntry};
 
 /// Leaf-name prefix of payload cgroups (LXC uses `lxc.payload.`; ours never collides).
 pub const PAYLOAD_PREFIX: &str = "lxcrs.payload.";
@@ -194,9 +194,7 @@ impl Tree {
             let created = match fs::mkdir(&dir) {
                 Ok(()) => true,
                 // A stale cgroup from a crashed run: reuse the name if it can be removed.
-                Err(Errno::EEXIST) => {
-                    fs::rmdir_tree(&dir, Duration::ZERO).is_ok() && fs::mkdir(&dir).is_ok()
-                }
+                Err(Errno::EEXIST) => fs::remove_stale(&dir) && fs::mkdir(&dir).is_ok(),
                 Err(errno) => {
                     undo(&made);
                     return Err(fs::mkdir_error(&dir, errno));
@@ -223,6 +221,26 @@ impl Tree {
             fs::enter(self.dir(which, index)?, pid)?;
         }
         Ok(())
+    }
+
+    /// Moves `pid` into `which` in the v2 hierarchy only (none on a legacy host).
+    pub(crate) fn enter_v2(&self, which: Which, pid: Pid) -> Result<()> {
+        match self.index_where(Hierarchy::is_v2) {
+            Some(index) => fs::enter(self.dir(which, index)?, pid),
+            None => Ok(()),
+        }
+    }
+
+    /// The `tasks` files of `which` in every v1 hierarchy, open for a self-move.
+    pub(crate) fn self_entry(&self, which: Which) -> Result<SelfEntry> {
+        let placed = self.placed(which)?;
+        SelfEntry::open(
+            self.hierarchies
+                .iter()
+                .zip(&placed.dirs)
+                .filter(|(h, _)| !h.is_v2())
+                .map(|(_, d)| d.as_path()),
+        )
     }
 
     /// Removes `which` in every hierarchy (children first), collecting every failure.
@@ -257,7 +275,12 @@ impl Tree {
                     Err(errno) => return Err(fs::mkdir_error(&target, errno)),
                 }
             }
-            fs::enter(&target, pid)?;
+            // The monitor leaving by itself skips the kernel's slow path (see `self_move`).
+            if !h.is_v2() && pid == nix::unistd::getpid() && single_threaded() {
+                SelfEntry::open([target.as_path()])?.enter()?;
+            } else {
+                fs::enter(&target, pid)?;
+            }
         }
         Ok(())
     }

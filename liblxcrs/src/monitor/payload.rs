@@ -157,17 +157,12 @@ pub(super) fn prepare_cgroups(m: &mut Monitor) -> Result<(), String> {
     };
     let mut cg = Cgroups::new(&layout, &m.name, &placement).map_err(|e| e.to_string())?;
     cg.create_monitor().map_err(|e| e.to_string())?;
-    let payload = Payload {
+    m.payload = Some(Payload {
         cgroups: cg,
         payload_created: false,
         init: None,
-    };
-    let res = payload
-        .cgroups
-        .enter_monitor(nix::unistd::getpid())
-        .map_err(|e| e.to_string());
-    m.payload = Some(payload);
-    res
+    });
+    Ok(())
 }
 
 /// Creates the payload cgroup (again, after a reboot) and runs the start sequence.

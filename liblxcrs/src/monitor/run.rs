@@ -11,7 +11,6 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{bind, listen, Backlog};
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::ForkResult;
 
 use super::console::{Console, Peer};
 use super::options::{StartOptions, StartStatus};
@@ -108,12 +107,14 @@ pub(super) fn run(lxcpath: PathBuf, name: String, status: OwnedFd) -> i32 {
     drop(buf);
     let status = Some(status);
 
+    // A session of our own now; the fork that leaves lxc-start comes once the monitor
+    // cgroup exists, so that the monitor is born in it (see `Monitor::lifetime`).
     if !opts.foreground {
-        if let Err(e) = daemonize() {
+        if let Err(e) = nix::unistd::setsid() {
             report(
                 &status,
                 &StartStatus::Failed {
-                    msg: format!("failed to daemonize the monitor: {e}"),
+                    msg: format!("failed to daemonize the monitor: setsid: {e}"),
                 },
             );
             return 1;
@@ -146,18 +147,6 @@ pub(super) fn run(lxcpath: PathBuf, name: String, status: OwnedFd) -> i32 {
             return 1;
         }
     };
-    if let Some(p) = &opts.pidfile {
-        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
-            report(
-                &status,
-                &StartStatus::Failed {
-                    msg: format!("failed to write pid file {}: {e}", p.display()),
-                },
-            );
-            return 1;
-        }
-    }
-
     let mut m = Monitor {
         lxcpath,
         name,
@@ -182,18 +171,38 @@ pub(super) fn run(lxcpath: PathBuf, name: String, status: OwnedFd) -> i32 {
     code
 }
 
-/// Double-fork away from lxc-start: new session, reparented to init (or a subreaper),
-/// cwd `/`. lxc-start already gave us /dev/null stdio.
-fn daemonize() -> nix::Result<()> {
-    nix::unistd::setsid()?;
-    // SAFETY: the monitor is single-threaded here; the child only continues normally.
-    match unsafe { nix::unistd::fork() }? {
-        // SAFETY: _exit skips destructors the child still needs (fds shared with it).
-        ForkResult::Parent { .. } => unsafe { libc::_exit(0) },
-        ForkResult::Child => {}
+/// The second fork away from lxc-start (`run` made the session): reparented to init (or
+/// a subreaper), cwd `/`, and, with `cgroup` (the monitor's cgroup2 directory), born in
+/// that cgroup. Returns whether it was. lxc-start already gave us /dev/null stdio.
+fn daemonize(cgroup: Option<&std::path::Path>) -> Result<bool, String> {
+    let dir = match cgroup {
+        Some(d) => Some(
+            nix::fcntl::open(
+                d,
+                nix::fcntl::OFlag::O_RDONLY
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(|e| format!("open the monitor cgroup {}: {e}", d.display()))?,
+        ),
+        None => None,
+    };
+    let none = nix::sched::CloneFlags::empty();
+    let mut cloned = crate::start::clone3(none, dir.as_ref());
+    let mut placed = dir.is_some();
+    if dir.is_some() && matches!(cloned, Err(e) if crate::cgroups::clone_into_refused(e)) {
+        cloned = crate::start::clone3(none, None);
+        placed = false;
     }
-    nix::unistd::chdir("/")?;
-    Ok(())
+    match cloned.map_err(|e| format!("fork: {e}"))? {
+        // SAFETY: _exit skips destructors the child still needs (fds shared with it, the
+        // cgroups it now owns).
+        crate::start::Cloned::Parent { .. } => unsafe { libc::_exit(0) },
+        crate::start::Cloned::Child => {}
+    }
+    nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))?;
+    Ok(placed)
 }
 
 fn bind_command_socket(lxcpath: &std::path::Path, name: &str) -> Result<OwnedFd, Errno> {
@@ -232,13 +241,13 @@ impl Monitor {
         self.console.log = self.loaded.console_log();
         self.console.ring = crate::console::Ring::new(self.loaded.console_buffer_size());
 
-        let mut lock = payload::lock_for_start(&self.lxcpath, &self.name);
-        if let Err(msg) = &lock {
-            let msg = msg.clone();
+        if let Err(msg) = self.enter_own_cgroup() {
             self.fail_start(msg);
             return 1;
         }
-        if let Err(msg) = payload::prepare_cgroups(self) {
+        let mut lock = payload::lock_for_start(&self.lxcpath, &self.name);
+        if let Err(msg) = &lock {
+            let msg = msg.clone();
             self.fail_start(msg);
             return 1;
         }
@@ -290,6 +299,41 @@ impl Monitor {
                 return if self.opts.execute { exit_code(ws) } else { 0 };
             }
         }
+    }
+
+    /// The monitor cgroup, and the monitor in it: created here, then (in the background)
+    /// the fork that leaves lxc-start places the monitor in its cgroup2 directory, and the
+    /// monitor moves itself into the v1 hierarchies, both without the kernel's slow
+    /// migration path (`cgroups::SelfEntry`). Then the pid file, with the final pid.
+    fn enter_own_cgroup(&mut self) -> Result<(), String> {
+        payload::prepare_cgroups(self)?;
+        let Some(p) = &self.payload else {
+            return Err("cgroups were not prepared".into());
+        };
+        let cgroups = &p.cgroups;
+        let placed = if self.opts.foreground {
+            false
+        } else {
+            daemonize(cgroups.v2_monitor_dir())
+                .map_err(|e| format!("failed to daemonize the monitor: {e}"))?
+        };
+        let me = nix::unistd::getpid();
+        cgroups
+            .monitor_self_entry()
+            .and_then(|e| e.enter())
+            .and_then(|()| {
+                if placed {
+                    Ok(())
+                } else {
+                    cgroups.enter_monitor_v2(me)
+                }
+            })
+            .map_err(|e| format!("failed to move the monitor into its cgroup: {e}"))?;
+        if let Some(p) = &self.opts.pidfile {
+            std::fs::write(p, format!("{me}\n"))
+                .map_err(|e| format!("failed to write pid file {}: {e}", p.display()))?;
+        }
+        Ok(())
     }
 
     /// A failed start: tear down what exists, report the error, end STOPPED.

@@ -21,6 +21,7 @@ use super::setup::{self, ChildInfo};
 use super::spec::Spec;
 use super::syscall::Linux;
 use super::{caps, env, init, limits, Namespace, StartError};
+use crate::cgroups::SelfEntry;
 
 /// Everything the child gets from the parent (by memory copy: clone3 without CLONE_VM).
 pub(crate) struct Child<'a> {
@@ -33,6 +34,9 @@ pub(crate) struct Child<'a> {
     /// monitor's mount namespace, which a bind mount may not take from.
     pub console: Option<(RawFd, PathBuf)>,
     pub own_cgroups: Vec<(String, PathBuf)>,
+    /// The payload's v1 `tasks` files: the child moves itself first thing (see
+    /// `cgroups::SelfEntry`); the v2 hierarchy placed it at clone.
+    pub cgroup_entry: SelfEntry,
     pub seccomp: Option<Profile>,
     pub hook_ctx: HookContext,
 }
@@ -46,6 +50,7 @@ pub(crate) fn main(child: Child) -> ! {
         chan,
         console,
         own_cgroups,
+        cgroup_entry,
         seccomp,
         hook_ctx,
     } = child;
@@ -54,6 +59,7 @@ pub(crate) fn main(child: Child) -> ! {
         &chan,
         console,
         own_cgroups,
+        cgroup_entry,
         seccomp.as_ref(),
         &hook_ctx,
     ) {
@@ -79,9 +85,16 @@ fn run(
     chan: &ChildEnd,
     console: Option<(RawFd, PathBuf)>,
     own_cgroups: Vec<(String, PathBuf)>,
+    cgroup_entry: SelfEntry,
     seccomp: Option<&Profile>,
     hook_ctx: &HookContext,
 ) -> Result<Vec<(String, String)>, StartError> {
+    // Into the payload cgroup before anything is allocated or charged.
+    cgroup_entry.enter().map_err(|e| StartError::Cgroup {
+        op: "move init into the payload cgroup".into(),
+        message: e.to_string(),
+    })?;
+    drop(cgroup_entry);
     // Die with the monitor. (If it died already, its end of the socket is closed and the
     // first barrier fails; getppid() cannot tell, it is 0 in a new pid namespace.)
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(sys("set the parent death signal"))?;
@@ -109,8 +122,7 @@ fn run(
             ))
         })?;
     }
-    // Now that the parent placed us in the payload cgroup, a new cgroup namespace shows it
-    // as `/`.
+    // Now that we are in the payload cgroup, a new cgroup namespace shows it as `/`.
     if spec.ns.unshare.contains(&Namespace::Cgroup) {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
             .map_err(sys("unshare the cgroup namespace"))?;

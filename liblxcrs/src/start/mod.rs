@@ -18,6 +18,7 @@ mod at;
 mod caps;
 mod child;
 mod clone;
+pub(crate) use clone::{clone3, Cloned};
 mod dev;
 pub mod env;
 mod error;

@@ -15,7 +15,7 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
-use crate::cgroups::{CgroupManager, Cgroups, HierarchyKind};
+use crate::cgroups::{clone_into_refused, CgroupManager, Cgroups, HierarchyKind};
 
 use super::child::{self, Child};
 use super::clone::{clone3, pidfd_kill, Cloned};
@@ -316,17 +316,21 @@ pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
         ),
         None => None,
     };
+    let cgroup_entry = req
+        .cgroups
+        .payload_self_entry()
+        .map_err(|e| StartError::Cgroup {
+            op: "open the payload cgroup's tasks files".into(),
+            message: e.to_string(),
+        })?;
     let own_pidns = enter_shared_pidns(&spec)?;
     let flags = spec.ns.clone_flags();
     let mut cloned = clone3(flags, cgroup_fd.as_ref());
-    if cgroup_fd.is_some()
-        && matches!(
-            cloned,
-            Err(Errno::EINVAL | Errno::EBUSY | Errno::EOPNOTSUPP | Errno::EPERM | Errno::EACCES)
-        )
-    {
+    let mut in_v2 = cgroup_fd.is_some() && cloned.is_ok();
+    if cgroup_fd.is_some() && matches!(cloned, Err(e) if clone_into_refused(e)) {
         // Kernel or cgroup state refuses CLONE_INTO_CGROUP: clone, then enter cgroup.procs.
         cloned = clone3(flags, None);
+        in_v2 = false;
     }
     if let Some(own) = &own_pidns {
         nix::sched::setns(own, CloneFlags::CLONE_NEWPID)
@@ -344,6 +348,7 @@ pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
                     .as_ref()
                     .map(|(p, path)| (p.slave.as_raw_fd(), path.clone())),
                 own_cgroups: own,
+                cgroup_entry,
                 seccomp,
                 hook_ctx: hook_ctx.clone(),
             })
@@ -368,12 +373,16 @@ pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
     if spec.userns() {
         idmap::write_maps(&spec.idmaps, pid)?;
     }
-    req.cgroups
-        .enter_payload(pid)
-        .map_err(|e| StartError::Cgroup {
-            op: format!("move pid {pid} into the payload cgroup"),
-            message: e.to_string(),
-        })?;
+    // The child moves itself into the v1 hierarchies; v2 is ours unless clone3 placed it.
+    drop(cgroup_entry);
+    if !in_v2 {
+        req.cgroups
+            .enter_payload_v2(pid)
+            .map_err(|e| StartError::Cgroup {
+                op: format!("move pid {pid} into the payload cgroup"),
+                message: e.to_string(),
+            })?;
+    }
     apply_limits(req, false)?;
     if let (true, Some(uid), Some(gid)) = (
         spec.userns(),
