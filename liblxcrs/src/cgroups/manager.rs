@@ -202,6 +202,13 @@ impl Cgroups {
         self.tree().self_entry(Which::Monitor)
     }
 
+    /// Removes empty monitor cgroups that earlier runs of this container left under its
+    /// other names (a new monitor never takes over an existing one, see `Tree::create`);
+    /// call once the monitor is in its own.
+    pub fn remove_stale_monitors(&self) {
+        self.tree().remove_stale_siblings(Which::Monitor);
+    }
+
     /// Moves `pid` into the payload cgroup of the v2 hierarchy only: what
     /// `CLONE_INTO_CGROUP` would have done where the kernel refused it.
     pub fn enter_payload_v2(&self, pid: Pid) -> Result<()> {

@@ -7,6 +7,7 @@
 //! hierarchy and carry the same leaf name in all of them.
 
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
@@ -145,8 +146,12 @@ impl Tree {
     }
 
     /// Creates `which` in every hierarchy. `init` runs on each new directory (v1 cpuset and
-    /// memory set-up). A name that exists is removed if possible (a crashed run's empty
-    /// cgroup); otherwise `-1`, `-2`… are tried, the same leaf in every hierarchy.
+    /// memory set-up). A payload name that exists is removed if possible (a crashed run's
+    /// cgroup, waiting briefly for its dying processes); otherwise `-1`, `-2`… are tried,
+    /// the same leaf in every hierarchy. A monitor name that exists is never taken over:
+    /// its monitor may still be leaving it after announcing STOPPED (see
+    /// [`Tree::remove_stale_siblings`] for the cleanup).
+    ///
     pub(crate) fn create(
         &mut self,
         which: Which,
@@ -159,7 +164,7 @@ impl Tree {
             } else {
                 format!("{base}-{attempt}")
             };
-            if let Some(placed) = self.try_create(&leaf, init)? {
+            if let Some(placed) = self.try_create(&leaf, which, init)? {
                 match which {
                     Which::Payload => self.payload = Some(placed),
                     Which::Monitor => self.monitor = Some(placed),
@@ -178,6 +183,7 @@ impl Tree {
     fn try_create(
         &self,
         leaf: &str,
+        which: Which,
         init: &dyn Fn(&Hierarchy, &Path) -> Result<()>,
     ) -> Result<Option<Placed>> {
         let mut made: Vec<PathBuf> = Vec::new();
@@ -194,7 +200,10 @@ impl Tree {
             let created = match fs::mkdir(&dir) {
                 Ok(()) => true,
                 // A stale cgroup from a crashed run: reuse the name if it can be removed.
-                Err(Errno::EEXIST) => fs::remove_stale(&dir) && fs::mkdir(&dir).is_ok(),
+                Err(Errno::EEXIST) if which == Which::Payload => {
+                    fs::remove_stale(&dir) && fs::mkdir(&dir).is_ok()
+                }
+                Err(Errno::EEXIST) => false,
                 Err(errno) => {
                     undo(&made);
                     return Err(fs::mkdir_error(&dir, errno));
@@ -213,6 +222,32 @@ impl Tree {
             dirs.push(dir);
         }
         Ok(Some(Placed { paths, dirs }))
+    }
+
+    /// Removes what earlier runs of this container left of `which` under any other of its
+    /// names (`<prefix><name>`, `<prefix><name>-N`): empty cgroups of crashed or
+    /// still-exiting runs. Busy ones (a live monitor of a same-named container of another
+    /// lxcpath) stay; failures are not errors.
+    pub(crate) fn remove_stale_siblings(&self, which: Which) {
+        let Ok(placed) = self.placed(which) else {
+            return;
+        };
+        let Some(own) = placed.paths.first().and_then(|p| p.file_name()) else {
+            return;
+        };
+        let base = format!("{}{}", which.prefix(), self.name);
+        for dir in &placed.dirs {
+            let Some(parent) = dir.parent() else { continue };
+            let Ok(entries) = std::fs::read_dir(parent) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let leaf = entry.file_name();
+                if leaf != own && leaf.to_str().is_some_and(|t| is_name_of(t, &base)) {
+                    let _ = fs::rmdir_tree(&entry.path(), Duration::ZERO);
+                }
+            }
+        }
     }
 
     /// Moves `pid` into `which` in every hierarchy.
@@ -350,6 +385,17 @@ impl Tree {
     }
 }
 
+/// True when `leaf` is `base` or `base-N` (what [`Tree::create`] names a cgroup).
+fn is_name_of(leaf: &str, base: &str) -> bool {
+    match leaf.strip_prefix(base) {
+        Some("") => true,
+        Some(rest) => rest
+            .strip_prefix('-')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+        None => false,
+    }
+}
+
 /// A container name must make a single, sane path component.
 fn validate_name(name: &str) -> Result<()> {
     let bad = |reason| {
@@ -390,6 +436,17 @@ mod tests {
         assert!(validate_name("").is_err());
         assert!(validate_name("../x").is_err());
         assert!(validate_name(&"x".repeat(250)).is_err());
+    }
+
+    #[test]
+    fn suffixed_names_are_recognised() {
+        let base = "lxcrs.monitor.c1";
+        assert!(is_name_of("lxcrs.monitor.c1", base));
+        assert!(is_name_of("lxcrs.monitor.c1-12", base));
+        assert!(!is_name_of("lxcrs.monitor.c1-", base));
+        assert!(!is_name_of("lxcrs.monitor.c10", base));
+        assert!(!is_name_of("lxcrs.monitor.c1-x", base));
+        assert!(!is_name_of("lxcrs.monitor.c1-1-1", base));
     }
 
     #[test]

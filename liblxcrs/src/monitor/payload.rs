@@ -385,8 +385,8 @@ pub(super) fn post_stop(m: &Monitor) {
     }
 }
 
-/// Removes the payload cgroup, and the monitor's own unless a reboot keeps it.
-pub(super) fn remove_cgroups(m: &mut Monitor, reboot: bool) {
+/// Removes the payload cgroup (the monitor cgroup goes last, see [`remove_monitor_cgroup`]).
+pub(super) fn remove_payload_cgroup(m: &mut Monitor) {
     let Some(p) = m.payload.as_mut() else { return };
     if p.payload_created {
         match p.cgroups.remove_payload() {
@@ -394,11 +394,18 @@ pub(super) fn remove_cgroups(m: &mut Monitor, reboot: bool) {
             Err(e) => eprintln!("lxcrs-monitor: {}: {e}", m.name),
         }
     }
-    if !reboot {
-        if let Err(e) = p.cgroups.remove_monitor(Some(nix::unistd::getpid())) {
-            eprintln!("lxcrs-monitor: {}: {e}", m.name);
-        }
-        m.payload = None;
+}
+
+/// The monitor's own cgroup, last of all, after STOPPED went out: leaving it costs the
+/// kernel's threadgroup lock on cgroup2 (a grace period, see `cgroups::SelfEntry`) that
+/// no client needs to wait for. A new monitor for this container meanwhile takes
+/// another name and removes this one if it is still there.
+pub(super) fn remove_monitor_cgroup(m: &mut Monitor) {
+    let Some(mut p) = m.payload.take() else {
+        return;
+    };
+    if let Err(e) = p.cgroups.remove_monitor(Some(nix::unistd::getpid())) {
+        eprintln!("lxcrs-monitor: {}: {e}", m.name);
     }
 }
 

@@ -164,11 +164,7 @@ pub(super) fn run(lxcpath: PathBuf, name: String, status: OwnedFd) -> i32 {
         ran: false,
         status,
     };
-    let code = m.lifetime();
-    if let Some(p) = &m.opts.pidfile {
-        let _ = std::fs::remove_file(p);
-    }
-    code
+    m.lifetime()
 }
 
 /// The second fork away from lxc-start (`run` made the session): reparented to init (or
@@ -284,6 +280,10 @@ impl Monitor {
                     },
                 );
                 self.status = None;
+                // Off the start's critical path: monitor cgroups of earlier runs.
+                if let Some(p) = &self.payload {
+                    p.cgroups.remove_stale_monitors();
+                }
             }
             super::memory::shed_startup_pages();
             lock = Ok(None); // release the start lock: LXC does not hold it while running
@@ -386,7 +386,13 @@ impl Monitor {
         if self.ran && self.loaded.ephemeral() {
             payload::destroy_ephemeral(self);
         }
-        // Open connections (lxc-wait, lxc-stop) see EOF when we exit.
+        if let Some(p) = &self.opts.pidfile {
+            let _ = std::fs::remove_file(p);
+        }
+        // Everything a client can see is done: open connections (lxc-stop, lxc-wait) see
+        // EOF now, before the monitor leaves its own cgroup, which no client waits for.
+        self.conns.clear();
+        payload::remove_monitor_cgroup(self);
     }
 
     /// Moves to `next` when the lifecycle allows it, and tells subscribers.
@@ -601,7 +607,7 @@ impl Monitor {
         self.console.close_pty();
         self.ttys.clear();
         self.pty_peers.clear();
-        payload::remove_cgroups(self, reboot);
+        payload::remove_payload_cgroup(self);
         if reboot {
             payload::post_stop(self);
         }

@@ -100,6 +100,11 @@ pub fn setup(
             net::move_into_netns(nic, net::Netns::Pid(pid.as_raw())).map_err(net_err)?;
         }
         let nics = &done.nics;
+        // Only a device moved in needs work inside (init brought lo up itself): entering
+        // the namespace costs a thread and a setns, ~3 ms, for `empty` for nothing.
+        if nics.iter().all(|(_, nic)| nic.peer_ifname.is_none()) {
+            return Ok(());
+        }
         net::in_netns(net::Netns::Pid(pid.as_raw()), || {
             net::loopback_up()?;
             for (spec, nic) in nics {

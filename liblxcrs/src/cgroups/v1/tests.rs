@@ -394,6 +394,49 @@ fn stale_cgroups_are_reused_or_skipped_with_a_suffix() {
 }
 
 #[test]
+fn a_monitor_never_takes_over_an_existing_monitor_cgroup_and_cleans_up_after() {
+    let fx = Fixture::hybrid();
+    // An older monitor of c1 (exiting after STOPPED) still has its cgroup, empty by now.
+    for h in ["freezer", "cpu"] {
+        crate::cgroups::fs::mkdir(&fx.path(&format!("{CG}/{h}/lxcrs.monitor.c1"))).unwrap();
+    }
+    let mut cg = Cgroups::new(&fx.layout, "c1", &Placement::Caller).unwrap();
+    cg.create_monitor().unwrap();
+    assert!(cg
+        .monitor_dirs()
+        .unwrap()
+        .iter()
+        .all(|d| d.file_name().unwrap() == "lxcrs.monitor.c1-1"));
+    // Creating did not remove the old one (its monitor may still be in it) ...
+    assert!(fx.path(&format!("{CG}/cpu/lxcrs.monitor.c1")).is_dir());
+    // ... the new monitor does, once in its own; a busy one stays.
+    fx.write(
+        &format!("{CG}/freezer/lxcrs.monitor.c1/cgroup.procs"),
+        "99\n",
+    );
+    cg.remove_stale_monitors();
+    assert!(!fx.path(&format!("{CG}/cpu/lxcrs.monitor.c1")).exists());
+    assert!(fx.path(&format!("{CG}/freezer/lxcrs.monitor.c1")).is_dir());
+    assert!(fx.path(&format!("{CG}/cpu/lxcrs.monitor.c1-1")).is_dir());
+
+    // A later run that gets the plain name again cleans up the suffixed ones left by a
+    // killed monitor, not those of other containers.
+    fx.write(&format!("{CG}/freezer/lxcrs.monitor.c1/cgroup.procs"), "");
+    drop(cg);
+    for h in ["freezer", "cpu"] {
+        let d = fx.path(&format!("{CG}/{h}/lxcrs.monitor.c1"));
+        crate::cgroups::fs::rmdir_tree(&d, Duration::ZERO).unwrap();
+    }
+    crate::cgroups::fs::mkdir(&fx.path(&format!("{CG}/cpu/lxcrs.monitor.c10"))).unwrap();
+    let mut later = Cgroups::new(&fx.layout, "c1", &Placement::Caller).unwrap();
+    later.create_monitor().unwrap();
+    later.remove_stale_monitors();
+    assert!(fx.path(&format!("{CG}/cpu/lxcrs.monitor.c1")).is_dir());
+    assert!(!fx.path(&format!("{CG}/cpu/lxcrs.monitor.c1-1")).exists());
+    assert!(fx.path(&format!("{CG}/cpu/lxcrs.monitor.c10")).is_dir());
+}
+
+#[test]
 fn mounts_describe_each_hierarchy_for_the_cgroup_namespace() {
     let fx = Fixture::hybrid();
     let cg = created(&fx, "c1");
