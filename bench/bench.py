@@ -687,7 +687,11 @@ def lxc_copy_of(rs, lx, name):
         f"lxc.uts.name = {name}\n"
         "lxc.arch = amd64\n"
         "lxc.tty.max = 4\n"
-        "lxc.pty.max = 1024\n")
+        "lxc.pty.max = 1024\n"
+        # LXC 5.0.2 does not hand init `container_ttys` (LXC 6 and lxcrs do, contract
+        # §2.3): without it systemd starts no container-getty@ units. Set it here so that
+        # both guests run the same units (the console is pts/0, tty1-4 are pts/1-4).
+        "lxc.environment = container_ttys=pts/1 pts/2 pts/3 pts/4\n")
 
 
 @scenario("debian", "Debian (systemd, same rootfs): start -d, boot to running, attach, clean stop")
@@ -1387,7 +1391,9 @@ def write_report(ctx, started, elapsed, leaks, command, out_path):
         "- Debian start/boot/attach/stop: the **same rootfs** for both: lxcrs's template makes "
         "it, LXC gets a `cp -a` copy of it taken before the first boot, with an LXC 5 config "
         "including `/usr/share/lxc/config/debian.common.conf` (the same settings as lxcrs's "
-        "`debian.common.conf`), no network. Boot = from `lxc-start -d` until "
+        "`debian.common.conf`), no network, and `lxc.environment = container_ttys=…`: LXC 5.0.2 "
+        "does not pass `container_ttys` to init (LXC 6 and lxcrs do), so without it its systemd "
+        "would start 4 fewer getty units than lxcrs's, a different guest workload. Boot = from `lxc-start -d` until "
         "`systemctl is-system-running --wait` answers `running`, asked through `nsenter` "
         "(the same neutral probe for both, polled every 20 ms until systemd's bus is up).",
         "- lxc-ls: 100 busybox containers (one from the template, 99 directory copies with "

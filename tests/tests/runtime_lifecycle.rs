@@ -36,6 +36,25 @@ fn start_info_freeze_stop() {
         text(&again).1
     );
 
+    // The template's inittab names programs that exist: a getty on tty1 comes up and
+    // stays (a missing one is retried every second, and delays every halt by that).
+    let getty = |env: &lxcrs_tests::Env| {
+        env.ok("lxc-attach", &["-n", &n, "--", "ps"])
+            .lines()
+            .find(|l| l.contains("getty -L tty1"))
+            .and_then(|l| l.split_whitespace().next().map(str::to_string))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let first = loop {
+        if let Some(p) = getty(&env) {
+            break p;
+        }
+        assert!(std::time::Instant::now() < deadline, "no getty on tty1");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    assert_eq!(getty(&env), Some(first), "the tty1 getty was respawned");
+
     // lxc-info: every selector, humanized and raw.
     let p = pid(&env, &n);
     assert!(p > 1);
