@@ -40,13 +40,17 @@ impl Container {
             .collect();
         let snaps = snapshots(&dir);
         if !with_snapshots {
-            if !clones.is_empty() {
+            // An overlay snapshot (`snaps/snapN`) is listed as a dependent too: it is one
+            // of the snapshots, not a clone.
+            let own_snaps = dir.join("snaps");
+            if clones.iter().any(|(p, _)| *p != own_snaps) {
                 return Err(Error::hint(
                     format!(
                         "{} has clones depending on it: {}",
                         self.name(),
                         clones
                             .iter()
+                            .filter(|(p, _)| *p != own_snaps)
                             .map(|(_, n)| n.as_str())
                             .collect::<Vec<_>>()
                             .join(", ")
@@ -54,7 +58,7 @@ impl Container {
                     "destroy them first, or use lxc-destroy -s to destroy them with it",
                 ));
             }
-            if !snaps.is_empty() {
+            if !snaps.is_empty() || !clones.is_empty() {
                 return Err(Error::hint(
                     format!("{} has snapshots", self.name()),
                     "destroy them with lxc-snapshot -d ALL, or use lxc-destroy -s",

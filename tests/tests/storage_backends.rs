@@ -106,10 +106,12 @@ fn backend_cycle(env: &Env, bdev: &str, can_snapshot: bool) {
             env.ok("lxc-destroy", &["-n", n]);
         }
     }
+    // Only the snapshot is left (an overlay one depends on the container like a clone,
+    // and is still called what it is).
     let o = env.lxc("lxc-destroy", &["-n", &c]);
     assert!(!o.status.success());
     assert!(
-        stderr(&o).contains("has snapshots") || stderr(&o).contains("has clones"),
+        stderr(&o).contains(&format!("{c} has snapshots")),
         "{}",
         stderr(&o)
     );
@@ -250,6 +252,16 @@ fn clone_rewrites_config() {
     // Existing target.
     let o = env.lxc("lxc-copy", &["-n", "src", "-N", "dst"]);
     assert!(!o.status.success());
+    // A running source: refused with a hint, then cloned with -a (--allowrunning).
+    env.ok("lxc-start", &["-n", "src", "-d"]);
+    let o = env.lxc("lxc-copy", &["-n", "src", "-N", "live"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("src is running"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("-a (--allowrunning)"), "{}", stderr(&o));
+    assert!(!env.lxcpath().join("live").exists());
+    env.ok("lxc-copy", &["-n", "src", "-N", "live", "-a"]);
+    assert!(env.lxcpath().join("live/rootfs/bin/busybox").exists());
+    env.ok("lxc-stop", &["-n", "src", "-k"]);
     env.finish();
 }
 
