@@ -22,3 +22,7 @@ tools=$( { sed -n '/pub const TOOLS/,/];/p' "$top/tests/src/lib.rs" | grep -o '"
 for t in $tools; do ln -sfn lxcrs "$dir/bin/$t"; done
 rm -rf "$dir/templates"
 cp -r "$top/templates" "$dir/templates"
+# The config includes name their own directory (the Makefile does this at install).
+grep -rl '@LXCSHARE@' "$dir/templates" | while read -r f; do
+    sed -i "s|@LXCSHARE@|$dir/templates|g" "$f"
+done
