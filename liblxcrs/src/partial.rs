@@ -3,12 +3,18 @@
 //! fails, or by the next command after a crash or `kill -9` (the marker is there and
 //! nobody holds the container's lock).
 //!
-//! The marker is a small text file, one action per line, written (and fsynced) before
-//! the thing it describes is made:
+//! The marker is a small text file, one action per line, written before the thing it
+//! describes is made (beside, then renamed over it, so that it is never half-written):
 //! - `dir`: we made `<lxcpath>/<name>`; undo removes it (never crossing mounts);
 //! - `emptied-dir`: `<lxcpath>/<name>` existed empty; undo empties it again;
 //! - `rootfs PATH`: we made the rootfs directory PATH outside the container dir;
 //! - `empty-rootfs PATH`: PATH was the user's empty directory; undo empties it, keeps it.
+//!
+//! What it guards against is the command dying (an error, Ctrl-C, `kill -9`, the OOM
+//! killer): the page cache keeps the marker for the next command. It is not fsynced:
+//! that would not make it survive a power loss either without also syncing the directory
+//! after each rename, and the two syncs per step cost more than the rest of a snapshot
+//! clone (about 1.5 ms each on btrfs here). The container's config is written durably.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -89,7 +95,7 @@ impl Transaction {
         Ok(t)
     }
 
-    /// Records `m` (durably) before it is made.
+    /// Records `m` before it is made.
     pub fn record(&mut self, m: Made) -> Result<()> {
         self.made.push(m);
         self.write()
@@ -107,7 +113,6 @@ impl Transaction {
             .open(&tmp)
             .map_err(|e| Error::io("write creation marker", &tmp, e))?;
         f.write_all(text.as_bytes())
-            .and_then(|_| f.sync_all())
             .map_err(|e| Error::io("write creation marker", &tmp, e))?;
         fs::rename(&tmp, &p).map_err(|e| Error::io("write creation marker", &p, e))
     }
