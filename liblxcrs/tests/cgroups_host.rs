@@ -4,6 +4,8 @@
 //! fails. Every test cleans up through a Drop guard (children killed and reaped, cgroups
 //! thawed, emptied and removed, delegation restored), also when an assertion fails.
 
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::thread::sleep;
@@ -12,7 +14,9 @@ use std::time::{Duration, Instant};
 use liblxcrs::cgroups::{
     CgroupLayout, CgroupManager, Cgroups, HierarchyKind, LayoutKind, Placement,
 };
-use nix::unistd::Pid;
+use nix::errno::Errno;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -275,17 +279,15 @@ fn container_cgroups_on_this_host() {
     kill_and_remove(&mut g, 0);
 }
 
-#[test]
-fn cgroup2_semantics_on_the_unified_hierarchy() {
-    let Some(host) = host_or_skip("cgroup2_semantics_on_the_unified_hierarchy") else {
-        return;
-    };
+/// The cgroup2 hierarchy alone (on a hybrid host: the one at /sys/fs/cgroup/unified) as a
+/// unified layout, and a placement under PID 1's cgroup there; `None` (after printing why)
+/// when the test cannot run here.
+fn unified_only(test: &str) -> Option<(CgroupLayout, Placement)> {
+    let host = host_or_skip(test)?;
     let Some(unified) = host.unified.clone() else {
-        eprintln!("SKIP cgroup2_semantics_on_the_unified_hierarchy: this host mounts no cgroup2");
-        return;
+        eprintln!("SKIP {test}: this host mounts no cgroup2");
+        return None;
     };
-    // Drive the v2 driver on the cgroup2 hierarchy alone (on a hybrid host: the one at
-    // /sys/fs/cgroup/unified), under PID 1's cgroup there.
     let mountinfo = format!(
         "1 1 0:1 {} {} rw - cgroup2 cgroup2 rw\n",
         unified.mount_root.display(),
@@ -304,23 +306,35 @@ fn cgroup2_semantics_on_the_unified_hierarchy() {
         .find(|l| l.starts_with("0::"))
         .unwrap_or("0::/")
         .to_string();
-    let placement = Placement::ProcCgroup(format!("{v2_line}\n"));
+    Some((layout, Placement::ProcCgroup(format!("{v2_line}\n"))))
+}
 
-    let mut g = Guard::new();
-    let mut cg = Cgroups::new(&layout, &unique("v2"), &placement).expect("new");
-    assert!(matches!(cg, Cgroups::V2(_)));
-    cg.create_monitor().expect("create monitor");
-    g.cgroups.push(cg.clone());
-    let parent = cg.monitor_dirs().expect("monitor")[0]
+/// Remembers the parent's `cgroup.subtree_control` so the guard can undo the delegation.
+fn restore_delegation(g: &mut Guard, any_dir: &Path) {
+    let subtree = any_dir
         .parent()
         .expect("parent")
-        .to_path_buf();
-    let subtree = parent.join("cgroup.subtree_control");
+        .join("cgroup.subtree_control");
     let before = std::fs::read_to_string(&subtree).expect("subtree_control");
     g.restore = Some((
         subtree,
         before.split_whitespace().map(str::to_string).collect(),
     ));
+}
+
+#[test]
+fn cgroup2_semantics_on_the_unified_hierarchy() {
+    // Drive the v2 driver on the cgroup2 hierarchy alone, under PID 1's cgroup there.
+    let Some((layout, placement)) = unified_only("cgroup2_semantics_on_the_unified_hierarchy")
+    else {
+        return;
+    };
+    let mut g = Guard::new();
+    let mut cg = Cgroups::new(&layout, &unique("v2"), &placement).expect("new");
+    assert!(matches!(cg, Cgroups::V2(_)));
+    cg.create_monitor().expect("create monitor");
+    g.cgroups.push(cg.clone());
+    restore_delegation(&mut g, &cg.monitor_dirs().expect("monitor")[0]);
     cg.create_payload().expect("create payload");
     g.cgroups[0] = cg;
     let dir = g.cgroups[0].v2_payload_dir().expect("v2 dir").to_path_buf();
@@ -371,4 +385,111 @@ fn a_busy_stale_cgroup_makes_the_next_start_take_a_suffix() {
         err.to_string().contains(&format!("lxcrs.payload.{name}")),
         "{err}"
     );
+}
+
+/// What the forked child of [`open_both_in`] reports through its exit code.
+const MOVED_NOT: i32 = 10;
+const NULL_OPENED: i32 = 11;
+const NULL_OTHER_ERRNO: i32 = 12;
+const ZERO_REFUSED: i32 = 13;
+
+/// Forks a child that moves itself into the cgroup whose `cgroup.procs` is `procs`, then
+/// opens /dev/null (must fail with EPERM) and /dev/zero (must open). The child makes only
+/// raw syscalls on what was prepared before the fork (this test process has threads).
+fn open_both_in(procs: &Path) -> WaitStatus {
+    let procs = CString::new(procs.as_os_str().as_bytes()).expect("path");
+    let (null, zero) = (c"/dev/null", c"/dev/zero");
+    // SAFETY: the child only calls open/write/close/_exit, which are async-signal-safe, on
+    // strings allocated before the fork.
+    match unsafe { fork() }.expect("fork") {
+        ForkResult::Child => {
+            // SAFETY: open, write, close and _exit on valid NUL-terminated strings and a
+            // two-byte buffer; "0" moves the writing process itself.
+            let code = unsafe {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 || libc::write(fd, c"0".as_ptr().cast(), 1) != 1 {
+                    MOVED_NOT
+                } else {
+                    libc::close(fd);
+                    let n = libc::open(null.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+                    let null_errno = Errno::last();
+                    let z = libc::open(zero.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+                    if n >= 0 {
+                        NULL_OPENED
+                    } else if null_errno != Errno::EPERM {
+                        NULL_OTHER_ERRNO
+                    } else if z < 0 {
+                        ZERO_REFUSED
+                    } else {
+                        0
+                    }
+                }
+            };
+            // SAFETY: leave the forked test process without running the harness's exit path.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => waitpid(child, None).expect("wait for the child"),
+    }
+}
+
+#[test]
+fn a_cgroup2_device_program_denies_and_allows_devices() {
+    let test = "a_cgroup2_device_program_denies_and_allows_devices";
+    // cgroup2 device programs work on any cgroup2 hierarchy, the hybrid host's empty one too.
+    let Some((layout, placement)) = unified_only(test) else {
+        return;
+    };
+    let mut g = Guard::new();
+    let mut cg = Cgroups::new(&layout, &unique("dev"), &placement).expect("new");
+    let rules: Vec<(String, String)> = [
+        ("lxc.cgroup2.devices.deny", "a"),
+        ("lxc.cgroup2.devices.allow", "c 1:5 rwm"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    // Twice, as a reboot does: the payload is removed, made again and gets the program anew.
+    for round in ["start", "reboot"] {
+        cg.create_payload().expect("create payload");
+        let dir = cg.v2_payload_dir().expect("v2 dir").to_path_buf();
+        if g.restore.is_none() {
+            restore_delegation(&mut g, &dir);
+        }
+        g.cgroups = vec![cg.clone()];
+        let skipped = cg
+            .apply_device_rules(&rules)
+            .expect("attach the device program");
+        assert!(skipped.is_empty(), "{skipped:?}");
+        let status = open_both_in(&dir.join("cgroup.procs"));
+        let why = match status {
+            WaitStatus::Exited(_, 0) => None,
+            WaitStatus::Exited(_, MOVED_NOT) => Some("the child could not enter the cgroup"),
+            WaitStatus::Exited(_, NULL_OPENED) => Some("/dev/null (c 1:3) opened despite deny a"),
+            WaitStatus::Exited(_, NULL_OTHER_ERRNO) => Some("/dev/null failed, but not with EPERM"),
+            WaitStatus::Exited(_, ZERO_REFUSED) => Some("/dev/zero (c 1:5) was refused"),
+            _ => Some("the child ended abnormally"),
+        };
+        assert!(why.is_none(), "{round}: {} ({status:?})", why.unwrap_or(""));
+        cg.remove_payload().expect("remove payload");
+        assert!(!dir.exists(), "left behind: {}", dir.display());
+    }
+    // The kernel's verifier takes the program of every Debian container too (wildcards,
+    // mknod-only rules, a dozen rules).
+    let common = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../templates/config/common.conf"
+    ));
+    let rules: Vec<(String, String)> = common
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, _)| k.starts_with("lxc.cgroup2.devices."))
+        .collect();
+    assert!(rules.len() > 5, "{rules:?}");
+    cg.create_payload().expect("create payload");
+    g.cgroups = vec![cg.clone()];
+    cg.apply_device_rules(&rules)
+        .expect("attach common.conf's device program");
+    cg.remove_payload().expect("remove payload");
+    g.cgroups.clear();
 }

@@ -105,6 +105,35 @@ pub enum CgroupError {
     /// `lxc.cgroup2.devices.*` is an eBPF program, not a file.
     #[error("{key} is a cgroup2 device rule: it is enforced by an eBPF device program, not by writing a cgroup file")]
     DeviceRule { key: String },
+    /// A `devices.allow` / `.deny` value that is not a device rule.
+    #[error("invalid device rule {key} = {value:?}: {reason}")]
+    InvalidDeviceRule {
+        key: String,
+        value: String,
+        reason: &'static str,
+    },
+    /// `BPF_PROG_LOAD` of the device program failed; `log` is the verifier's.
+    #[error("failed to load the eBPF device program ({insns} instructions) for {path}: {}{}{}", .errno.desc(), Hint(*.hint), VerifierLog(.log))]
+    BpfLoad {
+        path: PathBuf,
+        insns: usize,
+        errno: Errno,
+        hint: Option<&'static str>,
+        log: String,
+    },
+    /// Opening the cgroup directory to attach the device program to failed.
+    #[error("failed to open cgroup {path} to attach its device program: {}", .errno.desc())]
+    BpfOpenCgroup { path: PathBuf, errno: Errno },
+    /// `BPF_PROG_ATTACH` of the device program failed.
+    #[error("failed to attach the eBPF device program to {path}: {}{}", .errno.desc(), Hint(*.hint))]
+    BpfAttach {
+        path: PathBuf,
+        errno: Errno,
+        hint: Option<&'static str>,
+    },
+    /// `lxc-cgroup` on `devices.*` of a cgroup2 container: there are no such files.
+    #[error("cannot {op} {file} at runtime on cgroup2: not supported, cgroup2 has no devices files (the device rules are an eBPF program attached when the container starts)\nhint: change lxc.cgroup2.devices.allow / lxc.cgroup2.devices.deny in the container's config and restart it")]
+    DevicesAtRuntime { op: &'static str, file: String },
     /// A file that `lxc-cgroup` asked for lives in no hierarchy of this host.
     #[error("no cgroup hierarchy of this host holds {file}: {reason}")]
     NoHierarchyFor { file: String, reason: String },
@@ -166,7 +195,10 @@ impl CgroupError {
             | Self::Mkdir { errno, .. }
             | Self::Rmdir { errno, .. }
             | Self::ListDir { errno, .. }
-            | Self::Kill { errno, .. } => Some(*errno),
+            | Self::Kill { errno, .. }
+            | Self::BpfLoad { errno, .. }
+            | Self::BpfOpenCgroup { errno, .. }
+            | Self::BpfAttach { errno, .. } => Some(*errno),
             Self::Limit { source, .. } => source.errno(),
             _ => None,
         }
@@ -239,6 +271,18 @@ impl<T: fmt::Display> fmt::Display for Hint<T> {
         match &self.0 {
             Some(h) => write!(f, "\nhint: {h}"),
             None => Ok(()),
+        }
+    }
+}
+
+/// Displays "\nverifier log:\n…" when the verifier left one, nothing otherwise.
+struct VerifierLog<'a>(&'a str);
+
+impl fmt::Display for VerifierLog<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            "" => Ok(()),
+            log => write!(f, "\nverifier log:\n{log}"),
         }
     }
 }

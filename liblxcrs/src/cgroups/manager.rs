@@ -24,8 +24,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Order at start: `create_monitor`, `enter_monitor(monitor pid)`, `create_payload`
 /// (on cgroup2 this delegates controllers from the parent, which must by then hold no
 /// processes), clone the child (into [`Cgroups::v2_payload_dir`] where the kernel allows),
-/// `enter_payload(child)`, `apply_limit` for each config key. At stop: `kill_all` if
-/// needed, `remove_payload`, `remove_monitor(Some(own pid))`.
+/// `enter_payload(child)`, `apply_limit` for each config key but the device rules, and,
+/// once the child has set up its /dev, `apply_device_rules` with all of them. At stop:
+/// `kill_all` if needed, `remove_payload`, `remove_monitor(Some(own pid))`.
 pub trait CgroupManager {
     /// Creates the monitor cgroup (`lxcrs.monitor.<name>[-N]`) in every hierarchy.
     fn create_monitor(&mut self) -> Result<()>;
@@ -39,6 +40,15 @@ pub trait CgroupManager {
     /// `lxc.cgroup2.<file>`. [`CgroupError::is_unsupported_on_host`] tells a key this host
     /// cannot honour (start may warn and go on) from a real failure.
     fn apply_limit(&self, key: &str, value: &str) -> Result<()>;
+    /// Applies every device rule of a start at once: `(key, value)` pairs of
+    /// `lxc.cgroup.devices.*` and `lxc.cgroup2.devices.*`, in config order, since on
+    /// cgroup2 they make one eBPF program together. Returns the errors of the rules this
+    /// host cannot honour ([`CgroupError::is_unsupported_on_host`]: skipped, for the caller
+    /// to report); any other failure is the `Err`. The default (v1) writes each rule to its
+    /// devices file with `apply_limit`.
+    fn apply_device_rules(&self, rules: &[(String, String)]) -> Result<Vec<CgroupError>> {
+        apply_each(self, rules)
+    }
     /// Reads a payload cgroup file for `lxc-cgroup` (`memory.limit_in_bytes`, `memory.max`),
     /// without the trailing newline.
     fn get(&self, file: &str) -> Result<String>;
@@ -74,6 +84,23 @@ pub trait CgroupManager {
         let errors = [self.remove_payload(), self.remove_monitor(None)];
         CgroupError::collect(errors.into_iter().filter_map(Result::err).collect())
     }
+}
+
+/// `apply_limit` of each `(key, value)` in order, collecting the keys this host cannot
+/// honour instead of failing on them.
+pub(crate) fn apply_each<M: CgroupManager + ?Sized>(
+    manager: &M,
+    rules: &[(String, String)],
+) -> Result<Vec<CgroupError>> {
+    let mut skipped = Vec::new();
+    for (key, value) in rules {
+        match manager.apply_limit(key, value) {
+            Ok(()) => {}
+            Err(e) if e.is_unsupported_on_host() => skipped.push(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(skipped)
 }
 
 /// A container's cgroups on this host: v1 driver for legacy and hybrid hosts, v2 driver for
@@ -253,6 +280,9 @@ impl CgroupManager for Cgroups {
     }
     fn apply_limit(&self, key: &str, value: &str) -> Result<()> {
         self.driver().apply_limit(key, value)
+    }
+    fn apply_device_rules(&self, rules: &[(String, String)]) -> Result<Vec<CgroupError>> {
+        self.driver().apply_device_rules(rules)
     }
     fn get(&self, file: &str) -> Result<String> {
         self.driver().get(file)

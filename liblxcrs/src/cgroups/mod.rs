@@ -6,8 +6,8 @@
 //!   `lxcrs.monitor.<name>` (LXC's names under our own prefix, so a running LXC is never
 //!   disturbed), created under the parent chosen by [`Placement`]. It dispatches the
 //!   [`CgroupManager`] operations to the v1 driver (legacy and hybrid hosts) or the v2
-//!   driver (unified hosts): create, enter, limits, `lxc-cgroup` get/set, freeze/thaw, kill,
-//!   stats, removal.
+//!   driver (unified hosts): create, enter, limits, device rules (an eBPF program on cgroup2),
+//!   `lxc-cgroup` get/set, freeze/thaw, kill, stats, removal.
 //! - Every path is below the root directory given to detection (`/` on a real host), so the
 //!   unit tests run against a temp dir that mimics cgroupfs.
 

@@ -135,22 +135,37 @@ fn chown_cgroups(cgroups: &Cgroups, uid: u32, gid: u32) -> Result<(), StartError
 /// (`devices == false`), or only the device rules (`devices == true`). Device rules come
 /// last, once the child has mounted its rootfs and made its /dev, as LXC does: a rootfs on
 /// a loop device opens /dev/loop-control, and autodev makes device nodes, both of which a
-/// typical `devices.deny = a` would refuse.
+/// typical `devices.deny = a` would refuse. They go to the cgroups in one call, in config
+/// order: on cgroup2 they become one eBPF program.
 fn apply_limits(req: &StartRequest, devices: bool) -> Result<(), StartError> {
-    let keys = req
+    let keys: Vec<(String, String)> = req
         .config
         .cgroup_v1
         .iter()
-        .map(|(f, v)| (format!("lxc.cgroup.{f}"), v))
+        .map(|(f, v)| (format!("lxc.cgroup.{f}"), v.clone()))
         .chain(
             req.config
                 .cgroup2
                 .iter()
-                .map(|(f, v)| (format!("lxc.cgroup2.{f}"), v)),
+                .map(|(f, v)| (format!("lxc.cgroup2.{f}"), v.clone())),
         )
-        .filter(|(key, _)| is_device_rule(key) == devices);
-    for (key, value) in keys {
-        match req.cgroups.apply_limit(&key, value) {
+        .filter(|(key, _)| is_device_rule(key) == devices)
+        .collect();
+    if devices {
+        let skipped = req
+            .cgroups
+            .apply_device_rules(&keys)
+            .map_err(|e| StartError::Cgroup {
+                op: "apply the cgroup device rules".into(),
+                message: e.to_string(),
+            })?;
+        for e in skipped {
+            super::debug(&format!("skipping a device rule: {e}"));
+        }
+        return Ok(());
+    }
+    for (key, value) in &keys {
+        match req.cgroups.apply_limit(key, value) {
             Ok(()) => {}
             Err(e) if e.is_unsupported_on_host() => {
                 super::debug(&format!("skipping {key} = {value}: {e}"))

@@ -5,9 +5,12 @@
 //! freezing is `cgroup.freeze` confirmed by `frozen 1` in `cgroup.events`, and
 //! `cgroup.kill` kills a whole subtree. The monitor cgroup is entered before the payload is
 //! created so that, when the parent is the caller's own cgroup, the parent is empty by the
-//! time controllers are delegated from it.
+//! time controllers are delegated from it. Device rules have no files on cgroup2: they are
+//! compiled into one eBPF program (`devices`) attached to the payload (`bpf`).
 
+mod bpf;
 pub(crate) mod delegate;
+mod devices;
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,7 +19,7 @@ use nix::unistd::Pid;
 
 use super::error::{CgroupError, Result};
 use super::keys::{self, LimitKey};
-use super::manager::CgroupManager;
+use super::manager::{self, CgroupManager};
 use super::stats::{self, CgroupStats};
 use super::tree::{Tree, Which};
 use super::{freezer, fs, kill};
@@ -80,6 +83,17 @@ impl V2Cgroups {
             reason,
         })
     }
+
+    /// `lxc-cgroup` names a file of the devices controller, which cgroup2 does not have.
+    fn refuse_devices_file(file: &str, op: &'static str) -> Result<()> {
+        match file.strip_prefix("devices.") {
+            Some(_) => Err(CgroupError::DevicesAtRuntime {
+                op,
+                file: file.into(),
+            }),
+            None => Ok(()),
+        }
+    }
 }
 
 impl CgroupManager for V2Cgroups {
@@ -132,11 +146,35 @@ impl CgroupManager for V2Cgroups {
         })
     }
 
+    /// Compiles the `lxc.cgroup2.devices.*` rules into one program and attaches it to the
+    /// payload; the payload is new at every start (a reboot too), so it never holds an older
+    /// one. `lxc.cgroup.devices.*` keys are skipped, as `apply_limit` would.
+    fn apply_device_rules(&self, rules: &[(String, String)]) -> Result<Vec<CgroupError>> {
+        let mut policy = devices::Policy::default();
+        let mut others = Vec::new();
+        let mut any = false;
+        for (key, value) in rules {
+            match keys::parse_limit_key(key)? {
+                LimitKey::V2Devices { file } => {
+                    policy.push(key, file == "devices.allow", value)?;
+                    any = true;
+                }
+                _ => others.push((key.clone(), value.clone())),
+            }
+        }
+        let skipped = manager::apply_each(self, &others)?;
+        if any {
+            bpf::attach_device_program(self.payload()?, &policy.program())?;
+        }
+        Ok(skipped)
+    }
+
     fn get(&self, file: &str) -> Result<String> {
         keys::check_file_name(file).map_err(|reason| CgroupError::InvalidKey {
             key: file.into(),
             reason,
         })?;
+        Self::refuse_devices_file(file, "read")?;
         let text = fs::read(&self.payload()?.join(file))?;
         Ok(text.strip_suffix('\n').unwrap_or(&text).to_string())
     }
@@ -146,6 +184,7 @@ impl CgroupManager for V2Cgroups {
             key: file.into(),
             reason,
         })?;
+        Self::refuse_devices_file(file, "write")?;
         fs::write(&self.payload()?.join(file), value)
     }
 

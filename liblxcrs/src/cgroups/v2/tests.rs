@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use nix::unistd::Pid;
 
+use super::bpf::fake as bpf;
 use crate::cgroups::testutil::Fixture;
 use crate::cgroups::{CgroupError, CgroupManager, Cgroups, Placement};
 
@@ -79,6 +80,88 @@ fn v1_keys_and_device_rules_are_refused_with_hints() {
         .apply_limit("lxc.cgroup2.devices.allow", "c 1:3 rwm")
         .unwrap_err();
     assert!(matches!(err, CgroupError::DeviceRule { .. }), "{err}");
+}
+
+fn rules(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn device_rules_become_one_program_on_the_payload() {
+    let fx = Fixture::unified();
+    let cg = created(&fx);
+    bpf::install();
+    let skipped = cg
+        .apply_device_rules(&rules(&[
+            ("lxc.cgroup.devices.deny", "a"),
+            ("lxc.cgroup.devices.allow", "c 1:3 rwm"),
+            ("lxc.cgroup2.devices.deny", "a"),
+            ("lxc.cgroup2.devices.allow", "c 1:3 rwm"),
+            ("lxc.cgroup2.devices.allow", "c 136:* rwm"),
+        ]))
+        .unwrap();
+    // The v1 keys are skipped as apply_limit skips them, each with its reason.
+    assert_eq!(skipped.len(), 2);
+    assert!(skipped.iter().all(CgroupError::is_unsupported_on_host));
+    let attached = bpf::attached();
+    assert_eq!(attached.len(), 1, "one program for all rules");
+    let (dir, program) = &attached[0];
+    assert_eq!(dir, &fx.path(&format!("{SCOPE}/lxcrs.payload.c1")));
+    let mut policy = super::devices::Policy::default();
+    for (allow, value) in [(false, "a"), (true, "c 1:3 rwm"), (true, "c 136:* rwm")] {
+        policy.push("k", allow, value).unwrap();
+    }
+    assert_eq!(program, &policy.program(), "the rules in config order");
+}
+
+#[test]
+fn no_cgroup2_device_rules_attach_no_program() {
+    let fx = Fixture::unified();
+    let cg = created(&fx);
+    bpf::install();
+    let skipped = cg
+        .apply_device_rules(&rules(&[("lxc.cgroup.devices.deny", "a")]))
+        .unwrap();
+    assert_eq!(skipped.len(), 1);
+    assert!(cg.apply_device_rules(&[]).unwrap().is_empty());
+    assert!(bpf::attached().is_empty());
+}
+
+#[test]
+fn a_bad_device_rule_attaches_nothing() {
+    let fx = Fixture::unified();
+    let cg = created(&fx);
+    bpf::install();
+    let err = cg
+        .apply_device_rules(&rules(&[
+            ("lxc.cgroup2.devices.deny", "a"),
+            ("lxc.cgroup2.devices.allow", "c 1:3 rwx"),
+        ]))
+        .unwrap_err();
+    assert!(
+        matches!(err, CgroupError::InvalidDeviceRule { .. }),
+        "{err}"
+    );
+    assert!(bpf::attached().is_empty());
+}
+
+#[test]
+fn lxc_cgroup_on_devices_files_says_it_is_not_supported_at_runtime() {
+    let fx = Fixture::unified();
+    let cg = created(&fx);
+    let err = cg.set("devices.allow", "c 1:3 rwm").unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "cannot write devices.allow at runtime on cgroup2: not supported, cgroup2 has no devices files"
+        ),
+        "{err}"
+    );
+    assert!(matches!(
+        cg.get("devices.list"),
+        Err(CgroupError::DevicesAtRuntime { op: "read", .. })
+    ));
 }
 
 #[test]
