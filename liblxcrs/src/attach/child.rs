@@ -11,8 +11,8 @@ use nix::sched::CloneFlags;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult};
 
+use super::CgroupEntry;
 use super::{AttachOptions, Target};
-use crate::cgroups::SelfEntry;
 
 fn report(fd: &OwnedFd, line: &str) {
     let mut f = std::fs::File::from(fd.try_clone().unwrap_or_else(|_| fd_placeholder()));
@@ -105,22 +105,15 @@ fn enter_namespaces(t: &Target, flags: CloneFlags) -> Result<(), String> {
 /// The first child. Returns its exit code (the report pipe carries the real result).
 pub(super) fn first(
     t: &Target,
-    cgroup: Option<(&SelfEntry, bool)>,
+    cgroup: Option<(&CgroupEntry, bool)>,
     opts: &AttachOptions,
     argv: &[String],
     slave: Option<BorrowedFd<'_>>,
     ttys: [bool; 3],
     report_fd: &OwnedFd,
 ) -> i32 {
-    if let (Some(cg), Some((v1, in_v2))) = (&t.cgroups, cgroup) {
-        let moved = v1.enter().and_then(|()| {
-            if in_v2 {
-                Ok(())
-            } else {
-                cg.enter_payload_v2(nix::unistd::getpid())
-            }
-        });
-        if let Err(e) = moved {
+    if let Some((entry, in_v2)) = cgroup {
+        if let Err(e) = entry.enter(in_v2) {
             return fail(
                 report_fd,
                 format!("failed to move into the container's cgroup: {e}"),

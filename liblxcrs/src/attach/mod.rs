@@ -16,6 +16,7 @@ pub use options::{AttachOptions, Elevated, EnvPolicy, NsSelect};
 
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
 
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
@@ -170,12 +171,16 @@ pub fn attach(c: &Container, opts: &AttachOptions, argv: &[String]) -> Result<i3
         Some(cg) => Some(CgroupEntry::open(cg)?),
         None => None,
     };
-    let (forked, in_v2) = fork_into(entry.as_ref().and_then(|e| e.v2_dir.as_ref()))?;
+    let (forked, in_v2) = fork_into(
+        entry
+            .as_ref()
+            .and_then(|e| e.v2_dir.as_ref().map(|(_, fd)| fd)),
+    )?;
     match forked {
         crate::start::Cloned::Child => {
             drop(report_r);
             let slave = pty.as_ref().map(|p| p.slave.as_fd());
-            let entry = entry.as_ref().map(|e| (&e.v1, in_v2));
+            let entry = entry.as_ref().map(|e| (e, in_v2));
             let code = child::first(&t, entry, opts, argv, slave, ttys, &report_w);
             // SAFETY: leave without running the parent's destructors or atexit handlers.
             unsafe { libc::_exit(code) }
@@ -237,9 +242,10 @@ pub fn attach(c: &Container, opts: &AttachOptions, argv: &[String]) -> Result<i3
 /// How the first child gets into the payload cgroup without the kernel's slow migration
 /// path (see `cgroups::SelfEntry`): it writes the v1 hierarchies' `tasks` itself, and the
 /// fork places it in the v2 directory.
-struct CgroupEntry {
-    v1: SelfEntry,
-    v2_dir: Option<OwnedFd>,
+pub(crate) struct CgroupEntry {
+    pub v1: SelfEntry,
+    /// The cgroup2 directory the process goes to ([`Cgroups::v2_attach_dir`]), open.
+    v2_dir: Option<(PathBuf, OwnedFd)>,
 }
 
 impl CgroupEntry {
@@ -248,18 +254,29 @@ impl CgroupEntry {
             AttachError::Child(format!("failed to open the container's cgroup: {e}"))
         };
         let v1 = cg.payload_self_entry().map_err(cgroup)?;
-        let v2_dir = match cg.v2_payload_dir() {
-            Some(d) => Some(
-                nix::fcntl::open(
-                    d,
+        let v2_dir = match cg.v2_attach_dir().map_err(cgroup)? {
+            Some(d) => {
+                let fd = nix::fcntl::open(
+                    &d,
                     OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
                     Mode::empty(),
                 )
-                .map_err(sys("open the container's cgroup2 directory"))?,
-            ),
+                .map_err(sys("open the container's cgroup2 directory"))?;
+                Some((d, fd))
+            }
             None => None,
         };
         Ok(Self { v1, v2_dir })
+    }
+
+    /// The child's own moves: the v1 hierarchies, and the cgroup2 one unless the fork
+    /// placed it there.
+    pub(crate) fn enter(&self, in_v2: bool) -> crate::cgroups::Result<()> {
+        self.v1.enter()?;
+        match &self.v2_dir {
+            Some((dir, _)) if !in_v2 => crate::cgroups::enter_dir(dir, nix::unistd::getpid()),
+            _ => Ok(()),
+        }
     }
 }
 

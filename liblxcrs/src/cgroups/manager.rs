@@ -7,6 +7,7 @@ use std::time::Duration;
 use nix::unistd::Pid;
 
 use super::error::{CgroupError, Result};
+use super::fs;
 use super::kill;
 use super::layout::{CgroupLayout, HierarchyKind, LayoutKind};
 use super::paths::CgroupPaths;
@@ -15,6 +16,15 @@ use super::stats::CgroupStats;
 use super::tree::{Placement, Tree, Which};
 use super::v1::V1Cgroups;
 use super::v2::V2Cgroups;
+
+/// The payload's leaf for attached processes where the payload itself may hold none.
+pub const ATTACH_LEAF: &str = ".lxc";
+
+/// Moves `pid` into the cgroup at `dir` (a directory [`Cgroups`] handed out, e.g.
+/// [`Cgroups::v2_attach_dir`]).
+pub fn enter_dir(dir: &Path, pid: Pid) -> Result<()> {
+    fs::enter(dir, pid)
+}
 
 /// How long freeze, thaw and kill wait by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -206,6 +216,26 @@ impl Cgroups {
         let tree = self.tree();
         let index = tree.index_where(|h| h.is_v2())?;
         tree.dir(Which::Payload, index).ok()
+    }
+
+    /// Where an attached process goes in the cgroup2 hierarchy: the payload itself, or,
+    /// once the payload hands controllers down to children of its own (systemd in the
+    /// container does), which cgroup2 then forbids to hold processes, its `.lxc` leaf
+    /// (LXC's name), created on first use. `None` without a cgroup2 hierarchy.
+    pub fn v2_attach_dir(&self) -> Result<Option<PathBuf>> {
+        let Some(payload) = self.v2_payload_dir() else {
+            return Ok(None);
+        };
+        let delegated = fs::read_opt(&payload.join("cgroup.subtree_control"))?
+            .is_some_and(|s| !s.trim().is_empty());
+        if !delegated {
+            return Ok(Some(payload.to_path_buf()));
+        }
+        let leaf = payload.join(ATTACH_LEAF);
+        match fs::mkdir(&leaf) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => Ok(Some(leaf)),
+            Err(errno) => Err(fs::mkdir_error(&leaf, errno)),
+        }
     }
 
     /// The monitor's cgroup2 directory, to open for `clone3(CLONE_INTO_CGROUP)` when the

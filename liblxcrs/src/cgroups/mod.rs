@@ -32,7 +32,9 @@ mod testutil;
 pub use error::{CgroupError, Result};
 pub use keys::{parse_limit_key, v1_equivalent, v2_equivalent, LimitKey};
 pub use layout::{CgroupLayout, Hierarchy, HierarchyKind, LayoutKind};
-pub use manager::{CgroupManager, Cgroups, HierarchyMount, DEFAULT_TIMEOUT};
+pub use manager::{
+    enter_dir, CgroupManager, Cgroups, HierarchyMount, ATTACH_LEAF, DEFAULT_TIMEOUT,
+};
 pub use mountinfo::{parse_mountinfo, parse_proc_cgroup, CgroupMount, ProcCgroup};
 pub use paths::CgroupPaths;
 pub use self_move::{clone_into_refused, single_threaded, SelfEntry};
