@@ -275,8 +275,9 @@ fn console_tty_and_escape() {
     let log = env.lxcpath().join("console.log");
     env.ok("lxc-start", &["-n", &n, "-L", log.to_str().unwrap()]);
 
-    // tty1: what the container writes there reaches us, what we type reaches it.
-    let (mut child, mut stdin, rx) = console(&env, &["-n", &n, "-t", "1"]);
+    // tty2 (the template's getty reads tty1): what the container writes there reaches
+    // us, what we type reaches it.
+    let (mut child, mut stdin, rx) = console(&env, &["-n", &n, "-t", "2"]);
     let mut seen = Vec::new();
     std::thread::sleep(Duration::from_millis(300));
     env.ok(
@@ -287,11 +288,11 @@ fn console_tty_and_escape() {
             "--",
             "sh",
             "-c",
-            "echo marker-on-tty1 > /dev/tty1",
+            "echo marker-on-tty2 > /dev/tty2",
         ],
     );
     assert!(
-        expect(&rx, &mut seen, "marker-on-tty1"),
+        expect(&rx, &mut seen, "marker-on-tty2"),
         "{}",
         String::from_utf8_lossy(&seen)
     );
@@ -303,7 +304,7 @@ fn console_tty_and_escape() {
             "--",
             "sh",
             "-c",
-            "(read l < /dev/tty1; echo \"$l\" > /typed) >/dev/null 2>&1 &",
+            "(read l < /dev/tty2; echo \"$l\" > /typed) >/dev/null 2>&1 &",
         ],
     );
     std::thread::sleep(Duration::from_millis(300));
@@ -312,8 +313,8 @@ fn console_tty_and_escape() {
     assert!(eventually(10, || std::fs::read_to_string(&typed)
         .is_ok_and(|t| t.trim() == "typed-text")));
     // The tty is ours while connected.
-    let busy = env.lxc("lxc-console", &["-n", &n, "-t", "1"]);
-    assert_eq!(busy.status.code(), Some(1), "tty1 is busy");
+    let busy = env.lxc("lxc-console", &["-n", &n, "-t", "2"]);
+    assert_eq!(busy.status.code(), Some(1), "tty2 is busy");
     stdin.write_all(b"\x01q").unwrap();
     assert!(child.wait().unwrap().success());
     let mut err = String::new();
@@ -323,7 +324,7 @@ fn console_tty_and_escape() {
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
-    assert!(err.contains("Connected to tty 1"), "{err}");
+    assert!(err.contains("Connected to tty 2"), "{err}");
     assert!(
         err.contains("Type <Ctrl+a q> to exit the console, <Ctrl+a Ctrl+a> to enter Ctrl+a itself"),
         "{err}"
