@@ -316,3 +316,60 @@ fn eventually_pid_of(cmdline: &str) -> i32 {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// `lxc.seccomp.profile` holds for init and for attached processes (both load the filter
+/// compiled once by their parent), and `-e` (elevated: no LSM) leaves it out.
+#[test]
+fn seccomp_profile_applies_to_init_and_attach() {
+    let _g = serial();
+    let Some((env, before)) = runtime_support::env() else {
+        return;
+    };
+    let n = env.unique_name("sec");
+    busybox(&env, &n);
+    let profile = env.lxcpath().join("test.seccomp");
+    std::fs::write(&profile, "2\ndenylist\n[all]\nsethostname errno 38\n").unwrap();
+    runtime_support::append_config(
+        &env,
+        &n,
+        &[&format!("lxc.seccomp.profile = {}", profile.display())],
+    );
+    env.ok("lxc-start", &["-n", &n]);
+    let filters = |pid: &str| -> String {
+        env.ok(
+            "lxc-attach",
+            &[
+                "-n",
+                &n,
+                "--",
+                "grep",
+                "Seccomp:",
+                &format!("/proc/{pid}/status"),
+            ],
+        )
+    };
+    assert!(
+        filters("1").contains('2'),
+        "init runs filtered: {}",
+        filters("1")
+    );
+    let out = env.lxc("lxc-attach", &["-n", &n, "--", "hostname", "other"]);
+    assert_ne!(out.status.code(), Some(0), "sethostname is denied");
+    assert!(
+        text(&out).1.contains("not implemented"),
+        "ENOSYS from the profile: {}",
+        text(&out).1
+    );
+    assert_eq!(
+        env.ok("lxc-attach", &["-n", &n, "--", "hostname"]).trim(),
+        n
+    );
+    // Elevated without LSM: no filter, the call goes through.
+    env.ok("lxc-attach", &["-n", &n, "-e", "--", "hostname", "other"]);
+    assert_eq!(
+        env.ok("lxc-attach", &["-n", &n, "--", "hostname"]).trim(),
+        "other"
+    );
+    env.ok("lxc-stop", &["-n", &n, "-k"]);
+    runtime_support::finish(env, before);
+}

@@ -232,8 +232,8 @@ fn second(
             );
         }
     }
-    if let Some(profile) = &t.seccomp {
-        if let Err(e) = crate::start::seccomp::load(profile) {
+    if let Some(program) = &t.seccomp {
+        if let Err(e) = program.load() {
             return format!("failed to load the container's seccomp policy: {e}");
         }
     }

@@ -62,7 +62,7 @@ pub(crate) struct Target {
     pub cap_keep: Option<Vec<u32>>,
     pub no_new_privs: bool,
     /// The container's seccomp policy (`lxc.seccomp.profile`), unless `-e LSM`.
-    pub seccomp: Option<crate::start::seccomp::Profile>,
+    pub seccomp: Option<crate::start::seccomp::Program>,
 }
 
 fn caps_of(value: &str) -> Vec<u32> {
@@ -114,7 +114,10 @@ fn target(c: &Container, opts: &AttachOptions) -> Result<Target, AttachError> {
         None
     } else {
         let path = std::path::Path::new(profile.trim());
-        Some(crate::start::seccomp::read(path).map_err(|e| AttachError::Child(e.to_string()))?)
+        let program = crate::start::seccomp::read(path)
+            .and_then(|p| crate::start::seccomp::program(&p))
+            .map_err(|e| AttachError::Child(e.to_string()))?;
+        Some(program)
     };
     Ok(Target {
         seccomp,

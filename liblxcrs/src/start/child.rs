@@ -16,7 +16,7 @@ use nix::unistd::{Gid, Uid};
 
 use super::hooks::{self, HookContext};
 use super::protocol::ChildEnd;
-use super::seccomp::Profile;
+use super::seccomp::Program;
 use super::setup::{self, ChildInfo};
 use super::spec::Spec;
 use super::syscall::Linux;
@@ -37,7 +37,7 @@ pub(crate) struct Child<'a> {
     /// The payload's v1 `tasks` files: the child moves itself first thing (see
     /// `cgroups::SelfEntry`); the v2 hierarchy placed it at clone.
     pub cgroup_entry: SelfEntry,
-    pub seccomp: Option<Profile>,
+    pub seccomp: Option<Program>,
     pub hook_ctx: HookContext,
 }
 
@@ -86,7 +86,7 @@ fn run(
     console: Option<(RawFd, PathBuf)>,
     own_cgroups: Vec<(String, PathBuf)>,
     cgroup_entry: SelfEntry,
-    seccomp: Option<&Profile>,
+    seccomp: Option<&Program>,
     hook_ctx: &HookContext,
 ) -> Result<Vec<(String, String)>, StartError> {
     // Into the payload cgroup before anything is allocated or charged.
@@ -145,8 +145,8 @@ fn run(
     if spec.no_new_privs {
         nix::sys::prctl::set_no_new_privs().map_err(sys("set no_new_privs"))?;
     }
-    if let Some(profile) = seccomp {
-        super::seccomp::load(profile)?;
+    if let Some(program) = seccomp {
+        program.load()?;
     }
     hooks::run(HookType::Start, hook_ctx, &[])?;
 

@@ -284,14 +284,12 @@ pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
         cgroup_host,
         req.daemonized,
     )?;
+    // Compiled here, once: errors name the file, and the child only loads the result.
     let seccomp = spec
         .seccomp_profile
         .as_deref()
-        .map(seccomp::read)
+        .map(|p| seccomp::read(p).and_then(|prof| seccomp::program(&prof)))
         .transpose()?;
-    if let Some(p) = &seccomp {
-        seccomp::compile(p)?; // fail here, with the file's name, rather than in the child
-    }
     let hook_ctx = HookContext::from_spec(&spec, req.config);
 
     // Host side, before the child exists.

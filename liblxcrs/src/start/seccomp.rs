@@ -373,11 +373,84 @@ pub fn compile(profile: &Profile) -> Result<ScmpFilterContext, StartError> {
     Ok(ctx)
 }
 
-/// Compile and load `profile` into the calling thread.
-pub fn load(profile: &Profile) -> Result<(), StartError> {
+/// A compiled filter: the classic BPF program libseccomp generated for a profile, ready
+/// for `seccomp(2)`. Compiling takes milliseconds (libseccomp builds and optimises its
+/// whole rule tree); it is done once, before the child or the attached process exists,
+/// which then only loads the result.
+#[derive(Debug, Clone)]
+pub struct Program {
+    path: std::path::PathBuf,
+    insns: Vec<libc::sock_filter>,
+}
+
+/// Compiles `profile` into a [`Program`].
+pub fn program(profile: &Profile) -> Result<Program, StartError> {
     let ctx = compile(profile)?;
-    ctx.load()
-        .map_err(|e| err(&profile.path, 0, format!("load the filter: {e}")))
+    let fail = |what: &str, e: String| err(&profile.path, 0, format!("{what}: {e}"));
+    // libseccomp 2.5 (Debian 12) exports only to a file descriptor.
+    let fd =
+        nix::sys::memfd::memfd_create(c"lxcrs-seccomp", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+            .map_err(|e| fail("create a memfd for the filter", e.to_string()))?;
+    ctx.export_bpf(&fd)
+        .map_err(|e| fail("export the filter", e.to_string()))?;
+    let mut file = std::fs::File::from(fd);
+    let mut bytes = Vec::new();
+    std::io::Seek::rewind(&mut file)
+        .and_then(|_| std::io::Read::read_to_end(&mut file, &mut bytes))
+        .map_err(|e| fail("read the exported filter", e.to_string()))?;
+    let size = std::mem::size_of::<libc::sock_filter>();
+    if bytes.is_empty() || bytes.len() % size != 0 || bytes.len() / size > usize::from(u16::MAX) {
+        return Err(fail(
+            "export the filter",
+            format!("{} bytes is not a BPF program", bytes.len()),
+        ));
+    }
+    let insns = bytes
+        .chunks_exact(size)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect();
+    Ok(Program {
+        path: profile.path.clone(),
+        insns,
+    })
+}
+
+impl Program {
+    /// Loads the filter into the calling thread, as `seccomp_load` does with the default
+    /// attributes (no flags; no_new_privs is `lxc.no_new_privs`'s business). Allocates
+    /// nothing, so the child of `clone3` may call it.
+    pub fn load(&self) -> Result<(), StartError> {
+        let prog = libc::sock_fprog {
+            // Checked against u16::MAX in `program`.
+            len: self.insns.len() as u16,
+            filter: self.insns.as_ptr().cast_mut(),
+        };
+        // SAFETY: seccomp(SECCOMP_SET_MODE_FILTER, 0, &prog): `prog` points at `len`
+        // instructions that live in `self` for the duration of the call; the kernel copies
+        // them.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &prog as *const libc::sock_fprog,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(err(
+                &self.path,
+                0,
+                format!("load the filter: {}", nix::errno::Errno::last()),
+            ))
+        }
+    }
 }
 
 #[cfg(test)]
