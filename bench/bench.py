@@ -59,8 +59,7 @@ MEM_QUIET = 1.5
 # this kind of host the first cgroup migration after a quiet spell waits an RCU grace period
 # (the `kernel` probe) and the next ones within a grace period do not: without the pause,
 # whichever implementation runs second would inherit the first one's paid wait. A user's
-# `lxc-start` usually comes after such a pause too. The `veth` scenario is the exception:
-# its starts follow an `lxc-stop -k` back to back, and its rows say so.
+# `lxc-start` usually comes after such a pause too.
 QUIET = 0.05
 LXCRS_DEBIAN_CACHE = Path(f"/var/cache/lxc/lxcrs-debian/rootfs-{DEBIAN_RELEASE}-amd64")
 LXC_DEBIAN_CACHE = Path(f"/var/cache/lxc/debian/rootfs-{DEBIAN_RELEASE}-amd64")
@@ -1065,8 +1064,8 @@ def bridge_ports():
 
 @scenario("veth", "lxc-start -d with a veth on a bridge minus the same without network")
 def sc_veth(ctx):
-    ctx.row("net.empty", "network: lxc-start -d, no network (lxc.net.0.type = empty), back to back")
-    ctx.row("net.veth", f"network: lxc-start -d, veth on bridge {BRIDGE}, back to back")
+    ctx.row("net.empty", "network: lxc-start -d, no network (lxc.net.0.type = empty)")
+    ctx.row("net.veth", f"network: lxc-start -d, veth on bridge {BRIDGE}")
     ctx.row("net.overhead", "network: veth start overhead (paired difference)", target=1.0)
     ne, nv = ctx.name("ne"), ctx.name("nv")
     created_bridge = False
@@ -1091,10 +1090,10 @@ def sc_veth(ctx):
             for impl in ctx.order(i):
                 key = "net.empty"
                 try:
-                    a = start_checked(impl, ne, quiet=False)
+                    a = start_checked(impl, ne)
                     impl.run("stop", "-n", ne, "-k")
                     key = "net.veth"
-                    b = start_checked(impl, nv, quiet=False)
+                    b = start_checked(impl, nv)
                     ports = bridge_ports()
                     if len(ports) != 1:
                         raise CmdError(f"veth container running but bridge {BRIDGE} has ports {ports}")
@@ -1435,9 +1434,10 @@ def write_report(ctx, started, elapsed, leaks, command, out_path):
         f"- Every timed command starts after {QUIET * 1000:.0f} ms in which the benchmark runs "
         "nothing: the first cgroup migration after a quiet spell waits a grace period (see the "
         "kernel probe in the notes), later ones within a grace period do not, so without the "
-        "pause the implementation going second would inherit the wait the first one paid. "
-        "The `veth` rows are the exception, marked `back to back`: each start there follows an "
-        "`lxc-stop -k` at once.",
+        "pause the implementation going second would inherit the wait the first one paid "
+        "(measured back to back in an earlier run: busybox `lxc-start -d` 15.1 ms lxcrs, "
+        "13.5 ms LXC; the veth overhead's paired difference then drowned in that wait's "
+        "randomness).",
         "- busybox: each implementation's own `busybox` template (LXC's "
         "`/usr/share/lxc/templates/lxc-busybox`, lxcrs's `templates/templates/lxc-busybox`). "
         "Freeze row = `lxc-freeze` + `lxc-unfreeze` (state checked in between, not timed).",
