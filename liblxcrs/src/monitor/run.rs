@@ -54,6 +54,8 @@ pub(super) struct Monitor {
     /// (an ephemeral container may be destroyed).
     pub spawn_attempted: bool,
     pub ran: bool,
+    /// Monitor cgroups of earlier runs are gone (see [`Monitor::sweep_stale_monitors`]).
+    stale_swept: bool,
     /// The status socket to lxc-start, until the first RUNNING (or failure) is reported.
     pub status: Option<OwnedFd>,
 }
@@ -162,6 +164,7 @@ pub(super) fn run(lxcpath: PathBuf, name: String, status: OwnedFd) -> i32 {
         pty_peers: Vec::new(),
         spawn_attempted: false,
         ran: false,
+        stale_swept: false,
         status,
     };
     m.lifetime()
@@ -280,12 +283,7 @@ impl Monitor {
                     },
                 );
                 self.status = None;
-                // Off the start's critical path: monitor cgroups of earlier runs.
-                if let Some(p) = &self.payload {
-                    p.cgroups.remove_stale_monitors();
-                }
             }
-            super::memory::shed_startup_pages();
             lock = Ok(None); // release the start lock: LXC does not hold it while running
             let _ = &lock;
 
@@ -375,6 +373,8 @@ impl Monitor {
 
     /// STOPPED: clients see the socket refuse, post-stop runs, ephemeral goes away.
     fn finish(&mut self) {
+        // While the socket still answers, no new monitor of this container can exist.
+        self.sweep_stale_monitors();
         if self.state == State::Stopping {
             self.set_state(State::Stopped);
         }
@@ -395,6 +395,18 @@ impl Monitor {
         payload::remove_monitor_cgroup(self);
     }
 
+    /// Removes the monitor cgroups earlier runs of this container left behind (a killed
+    /// monitor's), once: a second into the run, off the start's critical path, or at the
+    /// stop of a run shorter than that.
+    fn sweep_stale_monitors(&mut self) {
+        if std::mem::replace(&mut self.stale_swept, true) {
+            return;
+        }
+        if let Some(p) = &self.payload {
+            p.cgroups.remove_stale_monitors();
+        }
+    }
+
     /// Moves to `next` when the lifecycle allows it, and tells subscribers.
     pub(super) fn set_state(&mut self, next: State) {
         if !self.state.can_become(next) {
@@ -413,7 +425,9 @@ impl Monitor {
     fn serve(&mut self, sigfd: &SignalFd) -> Ended {
         // Requests run code the poll loop does not need: a second after the last one, the
         // monitor sheds those pages (see `memory`), whatever else (console output) goes on.
-        let mut shed_at: Option<Instant> = None;
+        // The start's own pages go the same way, a second after it: right after RUNNING,
+        // lxc-start and the container's init want the CPUs, not the monitor's housekeeping.
+        let mut shed_at: Option<Instant> = Some(Instant::now() + SHED_AFTER);
         loop {
             let mut tokens: Vec<Token> = Vec::with_capacity(8 + self.conns.len());
             let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(8 + self.conns.len());
@@ -458,6 +472,7 @@ impl Monitor {
             };
             let polled = poll(&mut fds, timeout);
             if shed_at.is_some_and(|t| Instant::now() >= t) {
+                self.sweep_stale_monitors();
                 super::memory::shed_startup_pages();
                 shed_at = None;
             }
