@@ -8,20 +8,33 @@ SHAREDIR  ?= $(PREFIX)/share/lxc
 CARGO     ?= cargo
 TOOLS     := attach cgroup config console copy create destroy device execute freeze info ls snapshot start stop unfreeze update-config wait
 
-.PHONY: all deps build install uninstall demo test unit e2e bench clean
+.PHONY: all deps build install uninstall demo test unit e2e release-e2e bench clean
 
 all: build
 
 deps:
 	./scripts/deps.sh
 
+# The tools: the CLI (`lxcrs`, every lxc-* is a link to it) static-pie, as each command
+# is a short process whose start is a large share of its time (no dynamic loading: about
+# 0.5 ms less per command); the monitor and lxcrs-net dynamic, as those stay running and
+# share libc's pages with the rest of the host. All in target/dist, with the lxc-* links.
+HOST      := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+DIST      := target/dist
+
 build:
 	$(CARGO) build --release --bins
+	RUSTFLAGS="$(RUSTFLAGS) -C target-feature=+crt-static" LIBSECCOMP_LINK_TYPE=static \
+	  LIBSECCOMP_LIB_PATH="$$(pkg-config --variable=libdir libseccomp)" \
+	  $(CARGO) build --release --target $(HOST) --bin lxcrs
+	install -d $(DIST)
+	install -m 0755 target/$(HOST)/release/lxcrs $(DIST)/lxcrs
+	install -m 0755 target/release/lxcrs-monitor target/release/lxcrs-net $(DIST)/
+	for t in $(TOOLS); do ln -sf lxcrs $(DIST)/lxc-$$t; done
 
 install: build
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR)/templates $(DESTDIR)$(SHAREDIR)/config
-	install -m 0755 target/release/lxcrs $(DESTDIR)$(BINDIR)/lxcrs
-	if [ -f target/release/lxcrs-monitor ]; then install -m 0755 target/release/lxcrs-monitor $(DESTDIR)$(BINDIR)/lxcrs-monitor; fi
+	install -m 0755 $(DIST)/lxcrs $(DIST)/lxcrs-monitor $(DESTDIR)$(BINDIR)/
 	for t in $(TOOLS); do ln -sf lxcrs $(DESTDIR)$(BINDIR)/lxc-$$t; done
 	install -m 0755 templates/templates/* $(DESTDIR)$(SHAREDIR)/templates/
 	cp -r templates/config/. $(DESTDIR)$(SHAREDIR)/config/
@@ -35,7 +48,7 @@ install: build
 	[ -e $(DESTDIR)/etc/lxc/default.conf ] || install -m 0644 templates/default.conf $(DESTDIR)/etc/lxc/default.conf
 	# The default NAT network (lxcbr0, LXC's lxc-net): the command, its unit (not
 	# enabled: `systemctl enable --now lxcrs-net`), and its settings unless present.
-	install -m 0755 target/release/lxcrs-net $(DESTDIR)$(BINDIR)/lxcrs-net
+	install -m 0755 $(DIST)/lxcrs-net $(DESTDIR)$(BINDIR)/lxcrs-net
 	install -d $(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/lxcrs
 	sed 's|@BINDIR@|$(BINDIR)|g' network/data/lxcrs-net.service > $(DESTDIR)/etc/systemd/system/lxcrs-net.service
 	chmod 0644 $(DESTDIR)/etc/systemd/system/lxcrs-net.service
@@ -53,7 +66,7 @@ demo: deps install
 
 # Unit tests in parallel, then the end-to-end suite one test at a time (its leak
 # check compares host state before and after each test).
-test: unit e2e
+test: unit e2e release-e2e
 
 unit:
 	$(CARGO) test --workspace --exclude lxcrs-tests
@@ -62,6 +75,13 @@ e2e:
 	$(CARGO) build --bins
 	LXCRS_REQUIRE_ROOT=$${LXCRS_REQUIRE_ROOT:-$$( [ "$$(id -u)" = 0 ] && echo 1 || echo 0 )} \
 	$(CARGO) test -p lxcrs-tests -- --test-threads=1
+
+# The release tools as `make install` installs them (static CLI, see build), through
+# the lifecycle and attach tests: the e2e suite above runs the debug build.
+release-e2e: build
+	LXCRS_BIN_DIR=$(CURDIR)/$(DIST) \
+	LXCRS_REQUIRE_ROOT=$${LXCRS_REQUIRE_ROOT:-$$( [ "$$(id -u)" = 0 ] && echo 1 || echo 0 )} \
+	$(CARGO) test -p lxcrs-tests --test runtime_lifecycle --test runtime_attach -- --test-threads=1
 
 # Benchmarks against Debian's real LXC, measured alternately in one run (bench/bench.py;
 # BENCH_ARGS e.g. "--only busybox,ls --runs 10"). Separate from the tests.

@@ -7,7 +7,7 @@
 Both implementations are measured alternately in the same run (iteration i runs lxcrs
 first when i is even, LXC first when it is odd), each with its own lxcpath under one temp
 dir, by explicit path: lxcrs through a private bin dir of `lxc-*` links to a snapshot of
-target/release/lxcrs (+ lxcrs-monitor beside it), LXC as /usr/bin/lxc-*. Iteration 0 of
+`make build`'s target/dist/lxcrs (+ lxcrs-monitor beside it), LXC as /usr/bin/lxc-*. Iteration 0 of
 every scenario is a warm-up and is not counted. The report gives medians, min-max and the
 ratio lxcrs/LXC (medians), and marks each target met or missed.
 
@@ -1151,7 +1151,7 @@ def setup(args):
     built = (src / "lxcrs").stat().st_mtime if (src / "lxcrs").is_file() else 0
     for b in ("lxcrs", "lxcrs-monitor"):
         if not (src / b).is_file():
-            sys.exit(f"bench: {src / b} is missing: run `cargo build --release --bins` (or `make bench`)")
+            sys.exit(f"bench: {src / b} is missing: run `make build` (or `make bench`)")
         shutil.copy2(src / b, bindir / b)
     for t in LXCRS_TOOLS:
         (bindir / f"lxc-{t}").symlink_to("lxcrs")
@@ -1423,8 +1423,8 @@ def write_report(ctx, started, elapsed, leaks, command, out_path):
         "",
         f"- Storage: both lxcpaths on {'a tmpfs mounted for the run (disk I/O of other work kept out; the template caches are read from disk, page-cached)' if ctx.args.storage == 'tmpfs' else 'the disk (' + ctx.args.tmpdir + '), `sync` before each Debian create'}.",
         "- Each implementation has its own lxcpath in one temp dir. lxcrs runs from a private "
-        "bin dir of `lxc-*` links to a copy of `target/release/lxcrs` with `lxcrs-monitor` beside "
-        "it, its templates from a copy of `templates/` (`LXCRS_SHARE_DIR`), and a system config "
+        "bin dir of `lxc-*` links to a copy of `target/dist/lxcrs` (static-pie, as `make install` "
+        "installs it) with `lxcrs-monitor` (dynamic) beside it, its templates from a copy of `templates/` (`LXCRS_SHARE_DIR`), and a system config "
         "(`LXC_GLOBAL_CONF`) whose `lxc.default_config` holds `lxc.net.0.type = empty`. LXC is "
         "`/usr/bin/lxc-*` with `-P`, and `-f` a config with `lxc.net.0.type = empty` and "
         "`lxc.apparmor.profile = unconfined` at create time (its `/etc/lxc/default.conf` "
@@ -1518,7 +1518,7 @@ def main():
     ap.add_argument("--output", default=None,
                     help="report file (default: BENCHMARKS.md for a full run, bench/partial.md with --only)")
     ap.add_argument("--json", default=str(REPO / "bench" / "last-run.json"), help="raw samples (JSON)")
-    ap.add_argument("--lxcrs-bin", default=str(REPO / "target" / "release"))
+    ap.add_argument("--lxcrs-bin", default=str(REPO / "target" / "dist"))
     ap.add_argument("--lxc-bin", default="/usr/bin")
     ap.add_argument("--tmpdir", default="/tmp")
     ap.add_argument("--storage", choices=("tmpfs", "disk"), default="tmpfs",

@@ -125,11 +125,8 @@ impl Env {
         let mut c = Command::new(self.bin_dir.join(tool));
         c.arg("-P").arg(self.lxcpath());
         c.env("LXC_GLOBAL_CONF", self.etc.path().join("lxc.conf"));
-        if std::env::var_os("LXCRS_BIN_DIR").is_none()
-            && std::env::var_os("LXCRS_SHARE_DIR").is_none()
-        {
-            // Our own binaries from the build tree take templates and includes from the checkout.
-            c.env("LXCRS_SHARE_DIR", share_dir());
+        if let Some(share) = own_share_dir() {
+            c.env("LXCRS_SHARE_DIR", share);
         }
         c.stdin(Stdio::null());
         c
@@ -287,6 +284,19 @@ pub fn built_tool(name: &str) -> PathBuf {
 /// The checkout's `templates/` holds `@LXCSHARE@` placeholders that `make install`
 /// replaces; the tests get the same treatment: a copy under `target/lxcrs-share` with
 /// the placeholder set to that copy, refreshed once per test process.
+/// The share dir to give our own binaries (the build tree's, or `make build`'s
+/// `target/dist` through `LXCRS_BIN_DIR`): templates and includes from the checkout.
+/// None for another implementation's binaries, or when `LXCRS_SHARE_DIR` says already.
+pub fn own_share_dir() -> Option<PathBuf> {
+    if std::env::var_os("LXCRS_SHARE_DIR").is_some() {
+        return None;
+    }
+    match std::env::var_os("LXCRS_BIN_DIR") {
+        Some(d) if !Path::new(&d).join("lxcrs").exists() => None,
+        _ => Some(share_dir()),
+    }
+}
+
 pub fn share_dir() -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {

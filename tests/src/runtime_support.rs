@@ -95,9 +95,8 @@ pub fn shell_cmd(env: &Env, tool: &str, args: &str) -> String {
 pub fn sh(_env: &Env, line: &str) -> std::process::Output {
     let mut c = std::process::Command::new("sh");
     c.arg("-c").arg(line);
-    if std::env::var_os("LXCRS_BIN_DIR").is_none() && std::env::var_os("LXCRS_SHARE_DIR").is_none()
-    {
-        c.env("LXCRS_SHARE_DIR", crate::share_dir());
+    if let Some(share) = crate::own_share_dir() {
+        c.env("LXCRS_SHARE_DIR", share);
     }
     c.stdin(std::process::Stdio::null());
     c.output().expect("run sh")
