@@ -207,6 +207,23 @@ fn start_failures_name_the_key_and_leave_nothing() {
     std::fs::write(config_path(&env, &bad), &good).unwrap();
     assert!(ports().is_empty(), "{:?}", ports());
 
+    // The child fails in its mounts while the monitor creates its veth (the two run at
+    // the same time): the child's error is the one reported, and the veth goes.
+    let mnt = env.unique_name("badmnt");
+    create(&env, &mnt, &br.static_nic(21));
+    append_config(
+        &env,
+        &mnt,
+        &["lxc.mount.entry = /nonexistent/lxcrs-src mnt none bind 0 0"],
+    );
+    assert_start_fails(
+        &env,
+        &mnt,
+        "mount entry",
+        "bind source /nonexistent/lxcrs-src does not exist",
+    );
+    assert!(ports().is_empty(), "{:?}", ports());
+
     // Two containers asking for the same veth.pair name: the second fails, the first
     // keeps its device.
     let pair = network_util::dev_name("lxdup", 223);

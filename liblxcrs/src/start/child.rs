@@ -131,14 +131,32 @@ fn run(
         enter_time_namespace(spec)?;
     }
     chan.send_configured()?;
-    chan.wait_post_configure()?;
+    // The monitor now creates the network devices while we mount. We wait for them where
+    // LXC's order has them in place: before any hook runs and before the sysctls (which
+    // may name a device), at the latest when the mounts are done.
+    let net_waited = std::cell::Cell::new(false);
+    let wait_net = || -> Result<(), StartError> {
+        if !net_waited.replace(true) {
+            chan.wait_post_configure()?;
+        }
+        Ok(())
+    };
+    if !spec.sysctls.is_empty() {
+        wait_net()?;
+    }
 
     let info = ChildInfo {
         console: console.as_ref().map(|(_, path)| path.clone()),
         own_cgroups,
     };
-    let mut run_hook = |kind: HookType| hooks::run(kind, hook_ctx, &[]);
+    let mut run_hook = |kind: HookType| {
+        if hook_ctx.has(kind) {
+            wait_net()?;
+        }
+        hooks::run(kind, hook_ctx, &[])
+    };
     let outcome = setup::run(&Linux, spec, &info, &mut run_hook)?;
+    wait_net()?;
 
     limits::set_personality(spec.personality)?;
     caps::apply(&spec.cap_drop, &spec.cap_keep)?;

@@ -407,13 +407,17 @@ pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
     parent_end.send_startup()?;
     parent_end.wait_configured()?;
 
-    // Step 2: network devices, created on the host and configured inside init's netns.
-    let network = NetGuard(Some(setup_network(req, &spec, pid)?));
-
-    // Step 3: limits applied from outside.
-    limits::apply_prlimits(pid, &spec.prlimits)?;
-    limits::apply_procs(std::path::Path::new("/proc"), pid, &spec.procs)?;
-    parent_end.send_post_configure()?;
+    // Step 2: network devices, created on the host and configured inside init's netns,
+    // and limits applied from outside, while the child mounts its rootfs. When one of ours
+    // fails, the child's own failure (which may be why) is the one to report.
+    let network = (|| {
+        let network = NetGuard(Some(setup_network(req, &spec, pid)?));
+        limits::apply_prlimits(pid, &spec.prlimits)?;
+        limits::apply_procs(std::path::Path::new("/proc"), pid, &spec.procs)?;
+        parent_end.send_post_configure()?;
+        Ok(network)
+    })()
+    .map_err(|e| parent_end.child_error().unwrap_or(e))?;
     let ns_fds = ns_fds(&spec, pid);
 
     // Step 4-6: the child's setup, start-host hook, exec.

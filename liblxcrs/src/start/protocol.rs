@@ -130,6 +130,10 @@ impl Channel {
 
     /// Next message and its fds; `None` on EOF (peer closed or exec'd).
     fn recv(&self) -> Result<Option<(Message, Vec<OwnedFd>)>, StartError> {
+        self.recv_flags(MsgFlags::empty())
+    }
+
+    fn recv_flags(&self, flags: MsgFlags) -> Result<Option<(Message, Vec<OwnedFd>)>, StartError> {
         let mut buf = vec![0u8; MAX_MSG];
         let mut cmsg = nix::cmsg_space!([RawFd; FD_BATCH]);
         let (len, fds) = loop {
@@ -138,7 +142,7 @@ impl Channel {
                 self.sock.as_raw_fd(),
                 &mut iov,
                 Some(&mut cmsg),
-                MsgFlags::MSG_CMSG_CLOEXEC,
+                MsgFlags::MSG_CMSG_CLOEXEC | flags,
             ) {
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(StartError::sys("receive from the start socket", e)),
@@ -220,9 +224,19 @@ pub struct ParentEnd {
 impl ParentEnd {
     fn send(&self, m: Message) -> Result<(), StartError> {
         self.ch.send(&m, &[]).map_err(|e| match e {
-            Errno::EPIPE | Errno::ECONNRESET => died(),
+            Errno::EPIPE | Errno::ECONNRESET => self.child_error().unwrap_or_else(died),
             e => StartError::sys(format!("send {} to the container", m.name()), e),
         })
+    }
+
+    /// The error the child reported and we have not read yet, if any (without waiting).
+    /// The child sets up its mounts while we configure the network: when our side fails,
+    /// the cause may be that the child failed first and exited.
+    pub fn child_error(&self) -> Option<StartError> {
+        match self.ch.recv_flags(MsgFlags::MSG_DONTWAIT) {
+            Ok(Some((Message::Error { message }, _))) => Some(StartError::Child(message)),
+            _ => None,
+        }
     }
 
     /// Barrier 1: the child may set its ids.
@@ -235,7 +249,8 @@ impl ParentEnd {
         self.ch.expect(Message::Configured, died).map(drop)
     }
 
-    /// Barrier 3: the child may set up its rootfs.
+    /// Barrier 3: the network is in place (the child mounts meanwhile, see
+    /// [`ChildEnd::wait_post_configure`]).
     pub fn send_post_configure(&self) -> Result<(), StartError> {
         self.send(Message::PostConfigure)
     }
@@ -315,7 +330,9 @@ impl ChildEnd {
         self.send(Message::Configured, &[])
     }
 
-    /// Barrier 3.
+    /// Barrier 3: the monitor's network devices and outside limits are in place. The
+    /// child does not wait for it right after barrier 2 but when it first needs it (see
+    /// `child::run`).
     pub fn wait_post_configure(&self) -> Result<(), StartError> {
         self.ch
             .expect(Message::PostConfigure, parent_gone)
