@@ -186,7 +186,53 @@ fn start_info_freeze_stop() {
     assert_eq!(bad.status.code(), Some(1), "-k doesn't take a timeout");
     env.ok("lxc-stop", &["-n", &n, "-k"]);
     assert_eq!(state(&env, &n), "STOPPED");
+
+    // Frozen behind the monitor's back (another tool wrote the freezer): the monitor
+    // says RUNNING, yet -k still stops it instead of waiting forever on frozen init.
+    env.ok("lxc-start", &["-n", &n]);
+    freeze_from_outside(pid(&env, &n));
+    env.ok("lxc-stop", &["-n", &n, "-k"]);
+    assert_eq!(state(&env, &n), "STOPPED");
     runtime_support::finish(env, before);
+}
+
+/// Freezes the cgroup of `pid` directly: the v1 freezer where there is one, else cgroup2.
+fn freeze_from_outside(pid: i32) {
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let v1 = cg.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
+        ctl.split(',')
+            .any(|c| c == "freezer")
+            .then(|| path.to_string())
+    });
+    let (file, value) = match v1 {
+        Some(path) => (
+            format!("/sys/fs/cgroup/freezer{path}/freezer.state"),
+            "FROZEN",
+        ),
+        None => {
+            let path = cg.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+            let root = if std::path::Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists() {
+                "/sys/fs/cgroup/unified"
+            } else {
+                "/sys/fs/cgroup"
+            };
+            (format!("{root}{path}/cgroup.freeze"), "1")
+        }
+    };
+    std::fs::write(&file, value).unwrap_or_else(|e| panic!("write {file}: {e}"));
+    let state = |f: &str| std::fs::read_to_string(f).unwrap_or_default();
+    if value == "FROZEN" {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while state(&file).trim() != "FROZEN" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{file} did not freeze"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
 }
 
 #[test]

@@ -175,9 +175,9 @@ impl Monitor {
                 format!("failed to send signal {sig} to init: {e}"),
             )
         })?;
-        if matches!(self.state, State::Frozen | State::Freezing) {
-            let _ = p.thaw();
-        }
+        // Whatever our state says: the cgroup may have been frozen from outside (another
+        // tool writing freezer.state), and frozen processes cannot die.
+        let _ = p.thaw();
         Ok(())
     }
 
@@ -203,8 +203,19 @@ impl Monitor {
                 Ok(())
             }
             Some(Err(msg)) => {
+                // Not half frozen: thaw what did stop, and say so.
+                let thawed = self.payload.as_ref().map(|p| p.thaw());
                 self.set_state(State::Running);
-                Err((libc::EIO, msg))
+                let after = match thawed {
+                    Some(Ok(())) => "the container was thawed again and keeps running",
+                    _ => "thawing it again failed too: check the freezer cgroup",
+                };
+                Err((
+                    libc::EIO,
+                    format!(
+                        "{msg}; a process of the container did not stop in time (it may be in an uninterruptible wait, see `ps -o pid,stat,wchan` on the host); {after}"
+                    ),
+                ))
             }
             None => Err((libc::ESRCH, "container is not running".into())),
         }
