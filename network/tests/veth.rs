@@ -298,12 +298,8 @@ fn move_by_pid_and_queue_counts() {
         })
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(nic.peer_in_netns);
-    assert_eq!(
-        h.links().len(),
-        3,
-        "lo, br0 and the host end: {:?}",
-        h.links()
-    );
+    let links = h.links();
+    assert_eq!(links.len(), 3, "lo, br0 and the host end: {links:?}");
     c.run(|| configure_in_netns(&spec, &nic))
         .unwrap_or_else(|e| panic!("{e}"));
     let d = c.sh("ip -d link show eth0");

@@ -78,9 +78,19 @@ impl Ns {
         s
     }
 
-    /// Interface names in this namespace.
+    /// Interface names in this namespace (stdout only: `ip netns exec` may warn on stderr
+    /// while parallel tests remount /sys, and a warning is not a link).
     pub fn links(&self) -> Vec<String> {
-        self.sh("ip -o link show")
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.name, "ip", "-o", "link", "show"])
+            .output()
+            .unwrap_or_else(|e| panic!("ip netns exec: {e}"));
+        assert!(
+            out.status.success(),
+            "in {}: ip link show failed",
+            self.name
+        );
+        String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| l.split(": ").nth(1))
             .map(|n| n.split('@').next().unwrap_or(n).to_string())
