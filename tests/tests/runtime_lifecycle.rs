@@ -221,16 +221,19 @@ fn freeze_from_outside(pid: i32) {
             (format!("{root}{path}/cgroup.freeze"), "1")
         }
     };
-    std::fs::write(&file, value).unwrap_or_else(|e| panic!("write {file}: {e}"));
-    let state = |f: &str| std::fs::read_to_string(f).unwrap_or_default();
+    let write = || std::fs::write(&file, value).unwrap_or_else(|e| panic!("write {file}: {e}"));
+    write();
     if value == "FROZEN" {
+        // Written again while FREEZING: the v1 freezer asks each task only at the write
+        // (see liblxcrs cgroups::freezer).
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while state(&file).trim() != "FROZEN" {
+        while std::fs::read_to_string(&file).unwrap_or_default().trim() != "FROZEN" {
             assert!(
                 std::time::Instant::now() < deadline,
                 "{file} did not freeze"
             );
-            std::thread::sleep(std::time::Duration::from_millis(10));
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            write();
         }
     }
 }

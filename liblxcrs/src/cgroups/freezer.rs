@@ -17,18 +17,32 @@ use super::fs;
 /// Longest single sleep while waiting: a missed notification costs at most this much.
 const SLICE: Duration = Duration::from_millis(50);
 
+/// How long `FREEZING` may last before `FROZEN` is written again.
+const REFREEZE: Duration = Duration::from_millis(100);
+
 /// Freezes (`FROZEN`) or thaws (`THAWED`) a v1 freezer cgroup and waits until
 /// `freezer.state` reads it back; it reads `FREEZING` while tasks are still being stopped.
+///
+/// The v1 freezer asks each task once, at the write. A task it asked while running that
+/// then went to sleep (busybox init in `vfork()`, waiting for a child the freezer stopped
+/// first) is never asked again and the cgroup stays `FREEZING` for good; writing `FROZEN`
+/// again asks it again, now asleep, and it freezes. (Seen on 6.18, about one freeze in
+/// ten right after busybox init respawned a getty.)
 pub(crate) fn v1_set(dir: &Path, frozen: bool, timeout: Duration) -> Result<()> {
     let want = if frozen { "FROZEN" } else { "THAWED" };
     let path = dir.join("freezer.state");
     fs::write(&path, want)?;
-    let deadline = Instant::now() + timeout;
+    let mut written = Instant::now();
+    let deadline = written + timeout;
     let mut pause = Duration::from_millis(1);
     loop {
         let state = fs::read(&path)?;
         if state.trim() == want {
             return Ok(());
+        }
+        if frozen && written.elapsed() >= REFREEZE {
+            fs::write(&path, want)?;
+            written = Instant::now();
         }
         if Instant::now() >= deadline {
             return Err(CgroupError::Timeout {
