@@ -136,6 +136,7 @@ impl Channel {
     fn recv_flags(&self, flags: MsgFlags) -> Result<Option<(Message, Vec<OwnedFd>)>, StartError> {
         let mut buf = vec![0u8; MAX_MSG];
         let mut cmsg = nix::cmsg_space!([RawFd; FD_BATCH]);
+        let mut reset_seen = false;
         let (len, fds) = loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
             match socket::recvmsg::<()>(
@@ -145,6 +146,11 @@ impl Channel {
                 MsgFlags::MSG_CMSG_CLOEXEC | flags,
             ) {
                 Err(Errno::EINTR) => continue,
+                // The peer closed with our messages unread in its queue (the child failed
+                // while we had sent it the next barrier). The kernel reports that reset
+                // once, before the messages the peer queued for us: its error report is
+                // still there to read, followed by EOF.
+                Err(Errno::ECONNRESET) if !reset_seen => reset_seen = true,
                 Err(e) => return Err(StartError::sys("receive from the start socket", e)),
                 Ok(msg) => {
                     let mut fds = Vec::new();
@@ -439,5 +445,20 @@ mod tests {
             parent.wait_configured().unwrap_err(),
             StartError::ChildDied { .. }
         ));
+    }
+
+    #[test]
+    fn child_error_survives_a_reset_from_an_unread_barrier() {
+        // The child fails while the parent's next barrier sits unread in its queue, then
+        // exits: the kernel reports ECONNRESET first; the error must still come through.
+        let (parent, child) = pair().unwrap();
+        parent.send_post_configure().unwrap();
+        child.send_error(&StartError::sys("mount the rootfs", Errno::EACCES));
+        drop(child);
+        assert_eq!(
+            parent.wait_setup_done().unwrap_err().to_string(),
+            "failed to mount the rootfs: Permission denied"
+        );
+        assert!(matches!(parent.wait_exec(), Ok(())));
     }
 }

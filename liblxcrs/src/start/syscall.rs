@@ -120,6 +120,29 @@ fn cpath(p: &Path) -> Result<CString, Errno> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)
 }
 
+/// The flags a bind remount must keep: the mount's `nosuid`, `nodev` and `noexec`,
+/// and its atime mode. Dropping them is refused (EPERM) where the kernel locked them,
+/// i.e. whenever the mount came from a more privileged mount namespace (a CI runner
+/// or a host that is itself a container); LXC keeps them the same way.
+fn locked_flags(target: &Path) -> Result<MsFlags, Errno> {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let f = statvfs(target)?.flags();
+    let mut out = MsFlags::empty();
+    for (has, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(has) {
+            out |= ms;
+        }
+    }
+    Ok(out)
+}
+
 fn io_errno(e: std::io::Error) -> Errno {
     Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
@@ -133,6 +156,11 @@ impl Syscall for Linux {
         flags: MsFlags,
         data: Option<&str>,
     ) -> Result<(), Errno> {
+        let flags = if flags.contains(MsFlags::MS_REMOUNT | MsFlags::MS_BIND) {
+            flags | locked_flags(target)?
+        } else {
+            flags
+        };
         nix::mount::mount(src, target, fstype, flags, data)
     }
 
