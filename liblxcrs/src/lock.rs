@@ -80,9 +80,7 @@ pub fn lock(lxcpath: &Path, name: &str, wait: bool) -> Result<ContainerLock> {
         let lock = try_lock(&path, name, wait)?;
         // The previous holder may have unlinked the file between our open and flock.
         let same = match (std::fs::metadata(&path), lock.metadata()) {
-            (Ok(a), Ok(b)) => {
-                a.ino() == b.ino() && a.dev() == b.dev()
-            }
+            (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
             _ => false,
         };
         if same {
@@ -95,11 +93,7 @@ pub fn lock(lxcpath: &Path, name: &str, wait: bool) -> Result<ContainerLock> {
 /// while another command holds it, but fails with [`Error::Running`] when `running()`
 /// says the holder is the container's monitor. The caller re-checks `running()` once it
 /// holds the lock (a monitor claims its socket before it takes the lock).
-pub fn lock_idle(
-    lxcpath: &Path,
-    name: &str,
-    running: impl Fn() -> bool,
-) -> Result<ContainerLock> {
+pub fn lock_idle(lxcpath: &Path, name: &str, running: impl Fn() -> bool) -> Result<ContainerLock> {
     loop {
         match lock(lxcpath, name, false) {
             Err(Error::Busy { .. }) if running() => {

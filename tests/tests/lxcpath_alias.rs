@@ -30,8 +30,7 @@ fn monitors_of(name: &str) -> usize {
         .filter(|e| {
             let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
             let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
-            args.first() == Some(&&b"[lxcrs monitor]"[..])
-                && args.get(2) == Some(&name.as_bytes())
+            args.first() == Some(&&b"[lxcrs monitor]"[..]) && args.get(2) == Some(&name.as_bytes())
         })
         .count()
 }
@@ -80,13 +79,34 @@ fn spellings_of_one_lxcpath_name_one_container() {
     ];
     for p in &spellings {
         let out = tool_at(&env, p, "lxc-info", &["-n", &n, "-s", "-H"]);
-        assert_eq!(text(&out).0.trim(), "RUNNING", "lxc-info -P {p}: {}", text(&out).1);
+        assert_eq!(
+            text(&out).0.trim(),
+            "RUNNING",
+            "lxc-info -P {p}: {}",
+            text(&out).1
+        );
         let out = tool_at(&env, p, "lxc-start", &["-n", &n]);
-        assert_eq!(out.status.code(), Some(0), "lxc-start -P {p}: {}", text(&out).1);
-        assert_eq!(monitors_of(&n), 1, "a second monitor after lxc-start -P {p}");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "lxc-start -P {p}: {}",
+            text(&out).1
+        );
+        assert_eq!(
+            monitors_of(&n),
+            1,
+            "a second monitor after lxc-start -P {p}"
+        );
         let out = tool_at(&env, p, "lxc-destroy", &["-n", &n]);
-        assert_ne!(out.status.code(), Some(0), "lxc-destroy -P {p} of a running container");
-        assert!(lp.join(&n).join("config").exists(), "destroyed through -P {p}");
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "lxc-destroy -P {p} of a running container"
+        );
+        assert!(
+            lp.join(&n).join("config").exists(),
+            "destroyed through -P {p}"
+        );
     }
 
     // The monitor keeps the container lock while the container runs.
@@ -105,7 +125,10 @@ fn spellings_of_one_lxcpath_name_one_container() {
     assert_ne!(out.status.code(), Some(0), "restore of a running container");
     assert_eq!(state(&env, &n), "RUNNING");
     env.ok("lxc-stop", &["-n", &n, "-k"]);
-    assert!(eventually(5, || !lock_held(&lock)), "lock still held after the stop");
+    assert!(
+        eventually(5, || !lock_held(&lock)),
+        "lock still held after the stop"
+    );
     env.ok("lxc-snapshot", &["-n", &n, "-d", "snap0"]);
     runtime_support::finish(env, before);
 }
@@ -145,21 +168,39 @@ fn a_container_started_by_lxc_is_running_to_lxcrs() {
     let rootfs_kept = env.lxcpath().join(&n).join("rootfs").exists();
     // Stop it with LXC before asserting, so a failure leaves nothing running.
     let _ = lxc("lxc-stop", &["-n", &n, "-k"]);
-    assert!(eventually(10, || text(&lxc("lxc-info", &["-n", &n, "-s", "-H"])).0.trim()
+    assert!(eventually(10, || text(&lxc(
+        "lxc-info",
+        &["-n", &n, "-s", "-H"]
+    ))
+    .0
+    .trim()
         == "STOPPED"));
 
     assert_eq!(ours, "RUNNING", "lxc-info of a container LXC runs");
     assert!(
-        listed.lines().any(|l| l.starts_with(&n) && l.contains("RUNNING")),
+        listed
+            .lines()
+            .any(|l| l.starts_with(&n) && l.contains("RUNNING")),
         "lxc-ls -f: {listed}"
     );
-    assert_ne!(start.status.code(), Some(0), "lxcrs started it a second time");
+    assert_ne!(
+        start.status.code(),
+        Some(0),
+        "lxcrs started it a second time"
+    );
     assert!(
         text(&start).1.contains("running under LXC"),
         "lxc-start says why: {}",
         text(&start).1
     );
-    assert_ne!(destroy.status.code(), Some(0), "lxcrs destroyed a container LXC runs");
-    assert!(rootfs_kept, "the rootfs of a running container was destroyed");
+    assert_ne!(
+        destroy.status.code(),
+        Some(0),
+        "lxcrs destroyed a container LXC runs"
+    );
+    assert!(
+        rootfs_kept,
+        "the rootfs of a running container was destroyed"
+    );
     runtime_support::finish(env, before);
 }

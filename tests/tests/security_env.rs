@@ -33,7 +33,10 @@ fn untrusted_overrides_are_ignored_as_root() {
 
     // 1. LXCRS_MONITOR pointing at a world-writable script: the real monitor runs.
     let fake_monitor = evil.join("lxcrs-monitor");
-    script(&fake_monitor, &format!("touch {}; exit 1", marker.display()));
+    script(
+        &fake_monitor,
+        &format!("touch {}; exit 1", marker.display()),
+    );
     let n = env.unique_name("envmon");
     busybox(&env, &n);
     let out = env
@@ -42,7 +45,10 @@ fn untrusted_overrides_are_ignored_as_root() {
         .env("LXCRS_MONITOR", &fake_monitor)
         .output()
         .unwrap();
-    assert!(!marker.exists(), "root ran $LXCRS_MONITOR from a world-writable dir");
+    assert!(
+        !marker.exists(),
+        "root ran $LXCRS_MONITOR from a world-writable dir"
+    );
     assert!(out.status.success(), "lxc-start: {}", text(&out).1);
     env.ok("lxc-stop", &["-n", &n, "-k"]);
 
@@ -58,7 +64,10 @@ fn untrusted_overrides_are_ignored_as_root() {
         .env("LXCRS_SHARE_DIR", &evil)
         .output()
         .unwrap();
-    assert!(!marker.exists(), "root ran a template from an untrusted LXCRS_SHARE_DIR");
+    assert!(
+        !marker.exists(),
+        "root ran a template from an untrusted LXCRS_SHARE_DIR"
+    );
     assert_ne!(out.status.code(), Some(0));
     assert!(
         text(&out).1.contains("ignoring LXCRS_SHARE_DIR"),
@@ -75,8 +84,11 @@ fn untrusted_overrides_are_ignored_as_root() {
         &good.join("templates/lxc-probe"),
         &format!("echo \"TMPDIR=$TMPDIR\" > {}; exit 1", seen.display()),
     );
-    std::fs::set_permissions(good.join("templates/lxc-probe"), std::fs::Permissions::from_mode(0o755))
-        .unwrap();
+    std::fs::set_permissions(
+        good.join("templates/lxc-probe"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     let _ = env
         .cmd("lxc-create")
         .args(["-n", &env.unique_name("envtmp"), "-t", "probe"])

@@ -273,7 +273,11 @@ fn ordinary_user_cannot_reach_roots_monitor() {
     let _ = squatter.stdin.take().unwrap().write_all(b"");
     let _ = squatter.kill();
     let _ = squatter.wait();
-    assert_eq!(out.status.code(), Some(1), "lxc-start on a squatted name: {err}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "lxc-start on a squatted name: {err}"
+    );
     assert!(
         err.contains(&format!("pid {squatter_pid}")) && err.contains(&format!("uid {}", user.uid)),
         "the error names the squatter (pid {squatter_pid}, uid {}): {err}",
@@ -288,7 +292,9 @@ fn ordinary_user_cannot_reach_roots_monitor() {
 
 /// A root client that fills its socket with requests and never reads an answer.
 fn never_reader(sock: &str) -> std::os::fd::OwnedFd {
-    use nix::sys::socket::{connect, send, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
+    use nix::sys::socket::{
+        connect, send, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr,
+    };
     let fd = socket(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -296,13 +302,21 @@ fn never_reader(sock: &str) -> std::os::fd::OwnedFd {
         None,
     )
     .unwrap();
-    connect(fd.as_raw_fd(), &UnixAddr::new_abstract(sock.as_bytes()).unwrap()).unwrap();
+    connect(
+        fd.as_raw_fd(),
+        &UnixAddr::new_abstract(sock.as_bytes()).unwrap(),
+    )
+    .unwrap();
     // get_state, and a console_log (the biggest answer), over and over.
     let mut sent = 0;
     let deadline = Instant::now() + Duration::from_secs(3);
     while Instant::now() < deadline && sent < 5000 {
         let req: &[u8] = if sent % 2 == 0 { &[1] } else { &[11, 0] };
-        match send(fd.as_raw_fd(), req, MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL) {
+        match send(
+            fd.as_raw_fd(),
+            req,
+            MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+        ) {
             Ok(_) => sent += 1,
             Err(nix::errno::Errno::EAGAIN) => std::thread::sleep(Duration::from_millis(10)),
             Err(_) => break,
@@ -317,7 +331,11 @@ fn dropped_within(fd: &std::os::fd::OwnedFd, limit: Duration) -> bool {
     let end = Instant::now() + limit;
     let mut buf = vec![0u8; 300 * 1024];
     while Instant::now() < end {
-        match nix::sys::socket::recv(fd.as_raw_fd(), &mut buf, nix::sys::socket::MsgFlags::MSG_DONTWAIT) {
+        match nix::sys::socket::recv(
+            fd.as_raw_fd(),
+            &mut buf,
+            nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+        ) {
             Ok(0) => return true,
             Ok(_) => continue,
             Err(nix::errno::Errno::EAGAIN) => std::thread::sleep(Duration::from_millis(100)),
@@ -338,13 +356,19 @@ fn non_root_init_dies_with_a_killed_monitor() {
     append_config(
         &env,
         &n,
-        &["lxc.init.uid = 1000", "lxc.init.gid = 1000", "lxc.init.cmd = /bin/sleep 1000"],
+        &[
+            "lxc.init.uid = 1000",
+            "lxc.init.gid = 1000",
+            "lxc.init.cmd = /bin/sleep 1000",
+        ],
     );
     env.ok("lxc-start", &["-n", &n]);
     let init = pid(&env, &n);
     let status = std::fs::read_to_string(format!("/proc/{init}/status")).unwrap();
     assert!(
-        status.lines().any(|l| l.starts_with("Uid:") && l.contains("1000")),
+        status
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.contains("1000")),
         "init runs as uid 1000: {status}"
     );
     let monitor: i32 = status
@@ -371,6 +395,9 @@ fn non_root_init_dies_with_a_killed_monitor() {
     assert!(eventually(10, || state(&env, &n) == "STOPPED"));
     env.ok("lxc-start", &["-n", &n]);
     env.ok("lxc-stop", &["-n", &n, "-k"]);
-    assert!(died, "init (uid 1000) outlived its monitor killed with SIGKILL");
+    assert!(
+        died,
+        "init (uid 1000) outlived its monitor killed with SIGKILL"
+    );
     runtime_support::finish(env, before);
 }

@@ -24,10 +24,7 @@ pub fn socket_name(lxcpath: &str, name: &str) -> String {
         return full;
     }
     let key = format!("{lxcpath}/{name}");
-    format!(
-        "lxc/{:016x}/command",
-        crate::lock::fnv1a64(key.as_bytes())
-    )
+    format!("lxc/{:016x}/command", crate::lock::fnv1a64(key.as_bytes()))
 }
 
 /// The names to probe: as given, then canonical (when different).
@@ -77,10 +74,7 @@ mod tests {
 
     #[test]
     fn names_follow_lxc() {
-        assert_eq!(
-            socket_name("/var/lib/lxc", "c1"),
-            "/var/lib/lxc/c1/command"
-        );
+        assert_eq!(socket_name("/var/lib/lxc", "c1"), "/var/lib/lxc/c1/command");
         let long = "/x".repeat(60);
         let n = socket_name(&long, "c1");
         assert!(n.starts_with("lxc/") && n.ends_with("/command") && n.len() == 4 + 16 + 8);

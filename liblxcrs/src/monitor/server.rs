@@ -177,7 +177,10 @@ impl Monitor {
             refuse(
                 fd,
                 libc::EBUSY,
-                format!("the monitor of {} has {MAX_CLIENTS} clients already; retry later", self.name),
+                format!(
+                    "the monitor of {} has {MAX_CLIENTS} clients already; retry later",
+                    self.name
+                ),
             );
             return;
         }
