@@ -194,11 +194,8 @@ impl Monitor {
             return;
         };
         if !self.conns[pos].out.is_empty() {
-            if !self.conns[pos].flush() {
-                self.drop_conn(id);
-            } else if revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR)
-                && !self.conns[pos].out.is_empty()
-            {
+            let hung_up = revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR);
+            if !self.conns[pos].flush() || (hung_up && !self.conns[pos].out.is_empty()) {
                 self.drop_conn(id);
             }
             return;
