@@ -82,7 +82,14 @@ impl Container {
                 .map_err(|e| Error::msg(format!("failed to destroy snapshot {name}: {e}")))?;
         }
 
-        let _lock = lock::lock(self.lxcpath(), self.name(), true)?;
+        // Under the lock, which a monitor holds for its container's whole run, "not
+        // running" stays true until we are done: no start can slip in.
+        let _lock = lock::lock_idle(self.lxcpath(), self.name(), || self.is_running())?;
+        if self.is_running() {
+            return Err(Error::Running {
+                name: self.name().to_string(),
+            });
+        }
         let config = self.load_config()?.clone();
         let model = config.model();
         if model.rootfs.managed {
@@ -104,12 +111,16 @@ impl Container {
         Ok(())
     }
 
-    /// True when the container's monitor answers (RUNNING, FROZEN, STARTING, …).
+    /// True when the container's monitor answers (RUNNING, FROZEN, STARTING, …), when
+    /// something we may not talk to holds its socket (a monitor we are not allowed to use,
+    /// or a squatter), or when LXC's own monitor runs it.
     pub fn is_running(&self) -> bool {
-        matches!(
-            crate::commands::Client::connect(self.lxcpath(), self.name()),
-            Ok(Some(_))
-        )
+        use crate::commands::{Client, CommandError};
+        match Client::connect(self.lxcpath(), self.name()) {
+            Ok(Some(_)) => true,
+            Err(CommandError::Denied { .. } | CommandError::Impostor { .. }) => true,
+            Ok(None) | Err(_) => crate::commands::lxc::probe(self.lxcpath(), self.name()).is_some(),
+        }
     }
 }
 

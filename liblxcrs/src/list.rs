@@ -36,6 +36,9 @@ pub fn defined(lxcpath: &Path) -> Vec<String> {
 pub fn active(lxcpath: &Path) -> Vec<String> {
     defined(lxcpath)
         .into_iter()
-        .filter(|n| matches!(crate::commands::Client::connect(lxcpath, n), Ok(Some(_))))
+        .filter(|n| {
+            matches!(crate::commands::Client::connect(lxcpath, n), Ok(Some(_)))
+                || crate::commands::lxc::probe(lxcpath, n).is_some()
+        })
         .collect()
 }

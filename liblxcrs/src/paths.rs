@@ -43,6 +43,40 @@ pub fn strip_trailing_slashes(p: &Path) -> PathBuf {
     PathBuf::from(if t.is_empty() { "/" } else { t })
 }
 
+/// The one spelling of an lxcpath that names runtime objects (command sockets, locks):
+/// symlinks resolved (`realpath`), `.`/`..`/repeated and trailing slashes folded, so
+/// `-P /var/lib/lxc/`, `-P /var/lib//lxc` and a symlink to it all name the same
+/// container. A path that does not exist (yet) is folded lexically, made absolute.
+pub fn canonical_lxcpath(p: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(p) {
+        return real;
+    }
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .unwrap_or_else(|_| PathBuf::from("/"))
+            .join(p)
+    };
+    lexical_normalize(&abs)
+}
+
+/// Folds `.`, `..` and repeated slashes of an absolute path without touching the disk.
+fn lexical_normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
 /// Our runtime directory: `/run/lxcrs` for root, else `$XDG_RUNTIME_DIR/lxcrs`,
 /// else `~/.cache/lxcrs/run`.
 pub fn rundir() -> PathBuf {
@@ -56,15 +90,116 @@ pub fn rundir() -> PathBuf {
 }
 
 /// The directories searched for templates and config includes, first match wins:
-/// `$LXCRS_SHARE_DIR` (a source checkout), `/usr/local/share/lxc`, `/usr/share/lxc`.
+/// `$LXCRS_SHARE_DIR` (a source checkout; as root only when [`trusted_env_path`] accepts
+/// it), `/usr/local/share/lxc`, `/usr/share/lxc`.
 pub fn share_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    if let Some(d) = std::env::var_os("LXCRS_SHARE_DIR") {
-        dirs.push(PathBuf::from(d));
+    if let Some(d) = trusted_env_path("LXCRS_SHARE_DIR") {
+        dirs.push(d);
     }
     dirs.push(PathBuf::from("/usr/local/share/lxc"));
     dirs.push(PathBuf::from("/usr/share/lxc"));
     dirs
+}
+
+/// The path in environment variable `var`, unless it may not be trusted: as root (a
+/// `sudo` that keeps the environment), only a path whose every component, resolved, is
+/// owned by root and not writable by group or others (a sticky directory such as `/tmp`
+/// is fine: others cannot replace root's entries in it). Ignored values are reported on
+/// stderr.
+pub fn trusted_env_path(var: &str) -> Option<PathBuf> {
+    let raw = std::env::var_os(var).filter(|v| !v.is_empty())?;
+    let path = PathBuf::from(raw);
+    if !is_root() {
+        return Some(path);
+    }
+    match root_owned_chain(&path) {
+        Ok(real) => Some(real),
+        Err(why) => {
+            eprintln!(
+                "lxcrs: ignoring {var}={}: {why}\nhint: as root only root-owned paths that nobody else can write are honoured",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// Resolves `path` and checks that it and every directory above it are owned by root and
+/// not group/other-writable (sticky directories excepted). Returns the resolved path.
+pub fn root_owned_chain(path: &Path) -> std::result::Result<PathBuf, String> {
+    use std::os::unix::fs::MetadataExt;
+    let real = std::fs::canonicalize(path).map_err(|e| format!("cannot resolve it: {e}"))?;
+    let mut cur = Some(real.as_path());
+    while let Some(p) = cur {
+        let md = std::fs::symlink_metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        if md.uid() != 0 {
+            return Err(format!("{} is owned by uid {}", p.display(), md.uid()));
+        }
+        let sticky_dir = md.is_dir() && md.mode() & 0o1000 != 0;
+        if md.mode() & 0o022 != 0 && !sticky_dir {
+            return Err(format!(
+                "{} is writable by group or others (mode {:o})",
+                p.display(),
+                md.mode() & 0o7777
+            ));
+        }
+        cur = p.parent();
+    }
+    Ok(real)
+}
+
+/// As root, drops environment overrides that must not steer a privileged process
+/// (`TMPDIR`, `LXCRS_SHARE_DIR`, `LXCRS_MONITOR`) unless [`trusted_env_path`] accepts
+/// them. Call it first thing in `main`, before any thread exists.
+pub fn sanitize_env() {
+    if !is_root() {
+        return;
+    }
+    for var in ["TMPDIR", "LXCRS_SHARE_DIR", "LXCRS_MONITOR"] {
+        if std::env::var_os(var).is_some() && trusted_env_path(var).is_none() {
+            std::env::remove_var(var);
+        }
+    }
+}
+
+/// Creates (if missing) a runtime directory with exactly `mode`, and checks that it is a
+/// real directory (not a symlink) owned by us and not writable by anybody else, so no
+/// other user can plant files in it.
+pub fn ensure_private_dir(dir: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    if let Some(parent) = dir.parent() {
+        if !parent.exists() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::io("create runtime directory", parent, e))?;
+        }
+    }
+    match std::fs::DirBuilder::new().mode(mode).create(dir) {
+        Ok(()) => {
+            // The umask may have taken bits away: set exactly `mode`.
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| Error::io("set mode of runtime directory", dir, e))?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(Error::io("create runtime directory", dir, e)),
+    }
+    let md = std::fs::symlink_metadata(dir).map_err(|e| Error::io("stat", dir, e))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if !md.is_dir() || md.uid() != me || md.mode() & 0o022 != 0 {
+        return Err(Error::hint(
+            format!(
+                "runtime directory {} is not safe: {} owned by uid {}, mode {:o}",
+                dir.display(),
+                if md.is_dir() { "a directory" } else { "not a directory" },
+                md.uid(),
+                md.mode() & 0o7777
+            ),
+            format!(
+                "it must be a directory owned by uid {me} that only it can write; remove it and retry"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Validates a container name: non-empty, no `/`, not `.` or `..`, no NUL or newline.
@@ -94,6 +229,30 @@ mod tests {
             Path::new("/var/lib/lxc")
         );
         assert_eq!(strip_trailing_slashes(Path::new("/")), Path::new("/"));
+    }
+
+    #[test]
+    fn canonical_spellings_agree() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("lxc");
+        std::fs::create_dir(&real).unwrap();
+        let link = d.path().join("alias");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let want = canonical_lxcpath(&real);
+        let base = d.path().display().to_string();
+        for spelling in [
+            format!("{base}/lxc/"),
+            format!("{base}//lxc"),
+            format!("{base}/lxc/."),
+            format!("{base}/alias"),
+            format!("{base}/x/../lxc"),
+        ] {
+            assert_eq!(canonical_lxcpath(Path::new(&spelling)), want, "{spelling}");
+        }
+        assert_eq!(
+            canonical_lxcpath(Path::new("/nonexistent-lxcrs//a/./b/../c/")),
+            Path::new("/nonexistent-lxcrs/a/c")
+        );
     }
 
     #[test]

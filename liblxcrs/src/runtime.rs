@@ -31,20 +31,48 @@ fn cmd_err(name: &str, e: CommandError) -> Error {
     }
 }
 
-/// Where the monitor binary is: `$LXCRS_MONITOR`, next to the running binary, or `$PATH`.
+/// The refusal to start (or destroy) a container that LXC's own monitor runs.
+pub(crate) fn running_under_lxc(name: &str, lxc: &crate::commands::peer::PeerCred) -> Error {
+    Error::hint(
+        format!(
+            "{name} is already running under LXC (its monitor is pid {}, uid {}): lxcrs will not start it a second time",
+            lxc.pid, lxc.uid
+        ),
+        "stop it with LXC's own tools (/usr/bin/lxc-stop) first",
+    )
+}
+
+/// Where the monitor binary is: next to the running binary (`/proc/self/exe`), else
+/// `$LXCRS_MONITOR`, else the first `lxcrs-monitor` in `$PATH`. As root the last two are
+/// honoured only for root-owned paths nobody else can write ([`crate::paths::trusted_env_path`]),
+/// and the result is always absolute.
 pub fn monitor_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("LXCRS_MONITOR") {
-        return PathBuf::from(p);
-    }
-    if let Ok(exe) = std::env::current_exe() {
+    if let Ok(exe) = std::fs::read_link("/proc/self/exe") {
         if let Some(dir) = exe.parent() {
             let p = dir.join("lxcrs-monitor");
-            if p.exists() {
+            if p.is_file() {
                 return p;
             }
         }
     }
-    PathBuf::from("lxcrs-monitor")
+    if let Some(p) = crate::paths::trusted_env_path("LXCRS_MONITOR") {
+        return p;
+    }
+    let root = crate::paths::is_root();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let p = dir.join("lxcrs-monitor");
+        if !p.is_absolute() || !p.is_file() {
+            continue;
+        }
+        if !root {
+            return p;
+        }
+        if let Ok(real) = crate::paths::root_owned_chain(&p) {
+            return real;
+        }
+    }
+    PathBuf::from("/usr/local/bin/lxcrs-monitor")
 }
 
 /// The signal `shutdown` sends: `lxc.signal.halt` if set, else SIGRTMIN+3 when init
@@ -76,11 +104,27 @@ impl Container {
         Client::connect_running(self.lxcpath(), self.name()).map_err(|e| cmd_err(self.name(), e))
     }
 
-    /// The state; a container whose monitor does not answer is STOPPED.
+    /// The state; a container whose monitor does not answer is STOPPED, one that LXC's
+    /// own monitor runs is RUNNING.
     pub fn state(&self) -> State {
         match Client::connect(self.lxcpath(), self.name()) {
             Ok(Some(c)) => c.state().unwrap_or(State::Stopped),
+            Ok(None) if crate::commands::lxc::probe(self.lxcpath(), self.name()).is_some() => {
+                State::Running
+            }
             _ => State::Stopped,
+        }
+    }
+
+    /// Fails when a monitor runs this container but we may not use it (we are neither
+    /// root nor the lxcpath's owner), or when a stranger holds its socket name: what a
+    /// tool reports instead of a made-up state.
+    pub fn check_monitor_access(&self) -> Result<()> {
+        match Client::connect(self.lxcpath(), self.name()) {
+            Err(e @ (CommandError::Denied { .. } | CommandError::Impostor { .. })) => {
+                Err(cmd_err(self.name(), e))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -123,8 +167,14 @@ impl Container {
         if opts.rcfile.is_none() && !self.is_defined() {
             return Err(Error::NotDefined);
         }
-        if self.is_running() {
-            return Ok(Started::AlreadyRunning);
+        match Client::connect(self.lxcpath(), self.name()) {
+            Ok(Some(_)) => return Ok(Started::AlreadyRunning),
+            // A squatter on the socket name, or a monitor we may not use: fail loudly.
+            Err(e) => return Err(cmd_err(self.name(), e)),
+            Ok(None) => {}
+        }
+        if let Some(lxc) = crate::commands::lxc::probe(self.lxcpath(), self.name()) {
+            return Err(running_under_lxc(self.name(), &lxc));
         }
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,

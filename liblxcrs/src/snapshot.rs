@@ -160,7 +160,13 @@ impl Container {
             });
         }
         let _guard = interrupt::Guard::install();
-        let _lock = lock::lock(self.lxcpath(), self.name(), true)?;
+        // Re-checked under the lock, which a running container's monitor holds.
+        let _lock = lock::lock_idle(self.lxcpath(), self.name(), || self.is_running())?;
+        if self.is_running() {
+            return Err(Error::Running {
+                name: self.name().to_string(),
+            });
+        }
         self.restore_in_place(&mut sc)
     }
 

@@ -32,6 +32,8 @@ const TOOLS: &[(&str, Entry)] = &[
 ];
 
 fn main() {
+    // As root, environment overrides that could steer us are honoured only when safe.
+    liblxcrs::paths::sanitize_env();
     let mut args: Vec<String> = std::env::args().collect();
     let argv0 = args.first().cloned().unwrap_or_default();
     let called = Path::new(&argv0)

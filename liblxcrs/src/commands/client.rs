@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::message::{Request, Response};
+use super::peer::{peer_cred, Trust};
 use super::socket::{self, MAX_MESSAGE};
 use super::CommandError;
 use crate::monitor::state::{State, StateSet};
@@ -19,13 +20,50 @@ pub struct Client {
 
 impl Client {
     /// Connects; `Ok(None)` when nothing listens (the container is STOPPED).
+    ///
+    /// Nothing is sent before the listener's credentials are checked: a listener that is
+    /// neither root nor the lxcpath's owner is a squatter ([`CommandError::Impostor`]).
+    /// A caller that is neither gets [`CommandError::Denied`] (the monitor would refuse it).
     pub fn connect(lxcpath: &Path, name: &str) -> Result<Option<Client>, CommandError> {
         let addr = socket::command_addr(lxcpath, name)?;
         let fd = socket::seqpacket()?;
+        let trust = Trust::for_lxcpath(lxcpath);
         loop {
             match nix::sys::socket::connect(fd.as_raw_fd(), &addr) {
-                Ok(()) => return Ok(Some(Client { fd })),
+                Ok(()) => {
+                    let socket = socket::command_socket_name(lxcpath, name);
+                    let peer = peer_cred(fd.as_fd())
+                        .map_err(|e| CommandError::io("get the monitor's credentials", e))?;
+                    if !trust.allows(peer.uid) {
+                        return Err(CommandError::Impostor {
+                            socket,
+                            pid: peer.pid,
+                            uid: peer.uid,
+                        });
+                    }
+                    let me = nix::unistd::geteuid().as_raw();
+                    if !trust.allows(me) {
+                        return Err(CommandError::Denied {
+                            uid: me,
+                            lxcpath: lxcpath.display().to_string(),
+                            owner: trust
+                                .owner()
+                                .filter(|o| *o != 0)
+                                .map(|o| format!(", uid {o}"))
+                                .unwrap_or_default(),
+                        });
+                    }
+                    return Ok(Some(Client { fd }));
+                }
                 Err(nix::errno::Errno::EINTR) => continue,
+                // A socket of another type holds our name: not a monitor of ours.
+                Err(nix::errno::Errno::EPROTOTYPE) => {
+                    return Err(CommandError::Impostor {
+                        socket: socket::command_socket_name(lxcpath, name),
+                        pid: 0,
+                        uid: u32::MAX,
+                    })
+                }
                 Err(nix::errno::Errno::ECONNREFUSED | nix::errno::Errno::ENOENT) => {
                     return Ok(None)
                 }

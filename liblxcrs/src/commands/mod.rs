@@ -4,8 +4,13 @@
 //! named by [`socket::command_socket_name`]; a refused connection means the container is
 //! STOPPED. Requests and responses are the typed enums of [`message`], encoded by
 //! [`wire`]; fds (init's pidfd, terminal masters) travel as SCM_RIGHTS.
+//!
+//! Both ends check the other's credentials ([`peer`]): only root and the lxcpath's owner
+//! are served, and a client trusts only a monitor run by one of them.
 
+pub mod lxc;
 pub mod message;
+pub mod peer;
 pub mod socket;
 pub mod wire;
 
@@ -60,6 +65,16 @@ pub enum CommandError {
     Closed { request: &'static str },
     #[error("timed out waiting for the monitor")]
     Timeout,
+    /// We may not talk to this lxcpath's monitors.
+    #[error("permission denied: uid {uid} may not control containers in {lxcpath} (only root and the lxcpath's owner{owner} may)\nhint: run the command as root (or as the owner of {lxcpath})")]
+    Denied {
+        uid: u32,
+        lxcpath: String,
+        owner: String,
+    },
+    /// The socket name is held by a process we do not trust (a squatter).
+    #[error("the command socket @{socket} is held by pid {pid} (uid {uid}), which is neither root nor the owner of the lxcpath: refusing to trust it\nhint: another user may be squatting the name; find it with `ss -xlp | grep '{socket}'`, stop that process, then retry")]
+    Impostor { socket: String, pid: i32, uid: u32 },
 }
 
 impl CommandError {

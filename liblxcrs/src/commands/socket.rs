@@ -22,8 +22,10 @@ pub const MAX_MESSAGE: usize = 256 * 1024;
 
 /// The abstract socket name (without the leading NUL) of a container's command socket:
 /// `lxcrs/<lxcpath>/<name>/command`, or `lxcrs/h/<fnv64>/command` when that is too long.
-/// The `lxcrs/` prefix keeps us clear of LXC's `<lxcpath>/<name>/command`.
+/// The `lxcrs/` prefix keeps us clear of LXC's `<lxcpath>/<name>/command`. The lxcpath
+/// is the canonical one, so every spelling of it names the same socket.
 pub fn command_socket_name(lxcpath: &Path, name: &str) -> String {
+    let lxcpath = crate::paths::canonical_lxcpath(lxcpath);
     let full = format!("lxcrs/{}/{}/command", lxcpath.display(), name);
     if full.len() <= MAX_ABSTRACT {
         return full;

@@ -29,6 +29,7 @@ pub const PROCESS_TITLE: &str = "[lxcrs monitor]";
 /// fd 3. Returns the process exit code: 0, or init's status in the foreground, 1 when
 /// the start failed.
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
+    crate::paths::sanitize_env();
     let (Some(lxcpath), Some(name)) = (args.get(1), args.get(2)) else {
         eprintln!(
             "lxcrs-monitor: usage: lxcrs-monitor LXCPATH NAME (started by lxc-start, not by hand)"

@@ -119,6 +119,10 @@ pub(super) fn lock_for_start(
         }
         Err(e) => return Err(e.to_string()),
     };
+    // Under the lock: a container LXC's own monitor runs is not started a second time.
+    if let Some(lxc) = crate::commands::lxc::probe(lxcpath, name) {
+        return Err(crate::runtime::running_under_lxc(name, &lxc).to_string());
+    }
     if lxcpath.join(name).join("partial").exists() {
         return Err(format!(
             "the creation of {name} did not finish (found {}): it may be incomplete\nhint: remove it with lxc-destroy -n {name} and create it again",

@@ -26,6 +26,11 @@ pub(super) struct Conn {
     pub fd: OwnedFd,
     /// Set once the client sent `add_state_client`.
     pub subscribed: Option<super::state::StateSet>,
+    /// Answers and state changes the client has not taken yet, and their size.
+    pub out: std::collections::VecDeque<(Vec<u8>, Option<OwnedFd>)>,
+    pub out_bytes: usize,
+    /// Since when the client's socket has been full (see `server::STALL_LIMIT`).
+    pub stalled_since: Option<Instant>,
 }
 
 /// A container tty (`lxc.tty.max`) and the connection holding it, if any.
@@ -58,6 +63,14 @@ pub(super) struct Monitor {
     stale_swept: bool,
     /// The status socket to lxc-start, until the first RUNNING (or failure) is reported.
     pub status: Option<OwnedFd>,
+    /// Who may use the command socket (root, the lxcpath's owner), and our own uid.
+    pub trust: crate::commands::peer::Trust,
+    pub own_uid: u32,
+    /// A reserved fd, to accept-and-close when out of fds (see `server`).
+    pub spare: Option<OwnedFd>,
+    /// The container lock, held from the start until the container is torn down, so that
+    /// destroy and restore, which take it, never act on a running container.
+    pub lock: Option<crate::lock::ContainerLock>,
 }
 
 /// Signals the monitor handles through its signalfd (forwarded to init, except WINCH).
@@ -128,8 +141,22 @@ pub(super) fn run(lxcpath: PathBuf, name: String, status: OwnedFd) -> i32 {
     let listener = match bind_command_socket(&lxcpath, &name) {
         Ok(l) => l,
         Err(Errno::EADDRINUSE) => {
-            report(&status, &StartStatus::AlreadyRunning);
-            return 0;
+            // Only a monitor run by root or the lxcpath's owner means "already running";
+            // anybody else holding the name is a squatter, and the start fails loudly.
+            return match crate::commands::Client::connect(&lxcpath, &name) {
+                Ok(Some(_)) | Ok(None) => {
+                    report(&status, &StartStatus::AlreadyRunning);
+                    0
+                }
+                Err(e) => {
+                    let msg = format!("cannot claim the command socket of {name}: {e}");
+                    if opts.foreground {
+                        eprintln!("lxc-start: {name}: {msg}");
+                    }
+                    report(&status, &StartStatus::Failed { msg });
+                    1
+                }
+            };
         }
         Err(e) => {
             report(
@@ -149,7 +176,12 @@ pub(super) fn run(lxcpath: PathBuf, name: String, status: OwnedFd) -> i32 {
             return 1;
         }
     };
+    let trust = crate::commands::peer::Trust::for_lxcpath(&lxcpath);
     let mut m = Monitor {
+        trust,
+        own_uid: nix::unistd::geteuid().as_raw(),
+        spare: super::server::spare_fd(),
+        lock: None,
         lxcpath,
         name,
         opts,
@@ -244,11 +276,12 @@ impl Monitor {
             self.fail_start(msg);
             return 1;
         }
-        let mut lock = payload::lock_for_start(&self.lxcpath, &self.name);
-        if let Err(msg) = &lock {
-            let msg = msg.clone();
-            self.fail_start(msg);
-            return 1;
+        match payload::lock_for_start(&self.lxcpath, &self.name) {
+            Ok(l) => self.lock = l,
+            Err(msg) => {
+                self.fail_start(msg);
+                return 1;
+            }
         }
 
         let sigs = handled_set();
@@ -284,8 +317,7 @@ impl Monitor {
                 );
                 self.status = None;
             }
-            lock = Ok(None); // release the start lock: LXC does not hold it while running
-            let _ = &lock;
+            // The lock stays held while the container runs (see `Monitor::lock`).
 
             let Ended::Init(ws) = self.serve(&sigfd);
             let reboot =
@@ -382,6 +414,8 @@ impl Monitor {
         if self.spawn_attempted {
             payload::post_stop(self);
         }
+        // The container is down: destroy (and the ephemeral destroy below) may go on.
+        self.lock = None;
         // Never for a start that failed: that could be a lock held by another command.
         if self.ran && self.loaded.ephemeral() {
             payload::destroy_ephemeral(self);
@@ -415,10 +449,15 @@ impl Monitor {
         }
         self.state = next;
         let msg = crate::commands::Response::State(next).encode();
-        self.conns.retain(|c| match c.subscribed {
-            Some(set) if set.contains(next) => cmdsock::send(c.fd.as_fd(), &msg, &[]).is_ok(),
-            _ => true,
-        });
+        let to: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|c| c.subscribed.is_some_and(|set| set.contains(next)))
+            .map(|c| c.id)
+            .collect();
+        for id in to {
+            self.send_to(id, msg.clone(), None);
+        }
     }
 
     /// The poll loop while init runs.
@@ -429,41 +468,49 @@ impl Monitor {
         // lxc-start and the container's init want the CPUs, not the monitor's housekeeping.
         let mut shed_at: Option<Instant> = Some(Instant::now() + SHED_AFTER);
         loop {
+            self.drop_stalled();
             let mut tokens: Vec<Token> = Vec::with_capacity(8 + self.conns.len());
             let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(8 + self.conns.len());
             // Collect raw fds first, then borrow them for the one poll call.
-            let mut raw: Vec<(i32, Token)> = Vec::with_capacity(8 + self.conns.len());
-            raw.push((sigfd.as_fd().as_raw_fd(), Token::Signal));
+            let mut raw: Vec<(i32, Token, PollFlags)> = Vec::with_capacity(8 + self.conns.len());
+            let pin = PollFlags::POLLIN;
+            raw.push((sigfd.as_fd().as_raw_fd(), Token::Signal, pin));
             if let Some(l) = &self.listener {
-                raw.push((l.as_raw_fd(), Token::Listener));
+                raw.push((l.as_raw_fd(), Token::Listener, pin));
             }
             if let Some(p) = &self.payload {
                 if let Some(fd) = p.pidfd() {
-                    raw.push((fd.as_raw_fd(), Token::Init));
+                    raw.push((fd.as_raw_fd(), Token::Init, pin));
                 }
             }
             if let Some(m) = &self.console.master {
-                raw.push((m.as_raw_fd(), Token::Console));
+                raw.push((m.as_raw_fd(), Token::Console, pin));
             }
             if let Some((s, _)) = &self.console.client {
-                raw.push((s.as_raw_fd(), Token::ConsoleClient));
+                raw.push((s.as_raw_fd(), Token::ConsoleClient, pin));
             }
             if let Some(Peer { input: Some(i), .. }) = &self.console.peer {
-                raw.push((i.as_raw_fd(), Token::PeerInput));
+                raw.push((i.as_raw_fd(), Token::PeerInput, pin));
             }
+            let mut backlogged = false;
             for c in &self.conns {
-                raw.push((c.fd.as_raw_fd(), Token::Conn(c.id)));
+                backlogged |= !c.out.is_empty();
+                raw.push((c.fd.as_raw_fd(), Token::Conn(c.id), c.poll_flags()));
             }
-            for (fd, t) in &raw {
+            for (fd, t, flags) in &raw {
                 // SAFETY: every fd in `raw` is owned by `self`/`sigfd` and stays open until
                 // the poll below returns (nothing is closed in between).
-                fds.push(PollFd::new(
-                    unsafe { BorrowedFd::borrow_raw(*fd) },
-                    PollFlags::POLLIN,
-                ));
+                fds.push(PollFd::new(unsafe { BorrowedFd::borrow_raw(*fd) }, *flags));
                 tokens.push(*t);
             }
-            let timeout = match shed_at {
+            // Clients with a backlog are checked for stalling at least every second.
+            let wake = match (shed_at, backlogged) {
+                (Some(t), true) => Some(t.min(Instant::now() + Duration::from_secs(1))),
+                (Some(t), false) => Some(t),
+                (None, true) => Some(Instant::now() + Duration::from_secs(1)),
+                (None, false) => None,
+            };
+            let timeout = match wake {
                 Some(t) => {
                     let ms = t.saturating_duration_since(Instant::now()).as_millis();
                     PollTimeout::from(u16::try_from(ms).unwrap_or(u16::MAX))
@@ -529,7 +576,7 @@ impl Monitor {
                             }
                         }
                     }
-                    Token::Conn(id) => self.on_conn(id),
+                    Token::Conn(id) => self.on_conn(id, revents),
                     Token::Init => {
                         if let Some(ws) = self.reap_init() {
                             // Flush what init printed last.

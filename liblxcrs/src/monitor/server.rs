@@ -1,48 +1,214 @@
 //! The command socket's server side: accept clients, answer requests.
+//!
+//! The monitor is single-threaded, so no client may ever block it:
+//! - every accepted socket is non-blocking, and answers go through a per-client output
+//!   queue, flushed when the socket is writable. A client whose queue passes
+//!   [`OUT_MAX_BYTES`] or [`OUT_MAX_MSGS`], or that has not taken anything for
+//!   [`STALL_LIMIT`], is dropped. Requests of a client with a pending queue are left
+//!   unread (in its socket buffer) until the queue drains.
+//! - peers are checked at accept (`SO_PEERCRED`): only root, the lxcpath's owner and the
+//!   monitor's own uid are served; others get one refusal message and are closed.
+//! - at most [`MAX_CLIENTS`] connections; accepts are batched ([`ACCEPT_BATCH`]) so a
+//!   flood cannot starve the other fds; a spare fd lets the monitor accept-and-close
+//!   when it runs out of fds (EMFILE), instead of spinning on a readable listener.
 
+use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::sys::socket::{accept4, socketpair, AddressFamily, SockFlag, SockType};
+use nix::poll::PollFlags;
+use nix::sys::socket::{
+    accept4, sendmsg, socketpair, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
+};
 
 use super::run::{Conn, Monitor};
 use super::state::State;
+use crate::commands::peer::peer_cred;
 use crate::commands::socket as cmdsock;
 use crate::commands::{Request, Response};
 
 /// Requests are small; anything bigger is not ours.
 const REQUEST_MAX: usize = 4096;
+/// Most connections served at once.
+pub(super) const MAX_CLIENTS: usize = 256;
+/// Most connections accepted per wake-up of the poll loop.
+const ACCEPT_BATCH: usize = 64;
+/// Output queue caps per client.
+pub(super) const OUT_MAX_BYTES: usize = 1 << 20;
+pub(super) const OUT_MAX_MSGS: usize = 256;
+/// A client that takes nothing from its queue for this long is dropped.
+pub(super) const STALL_LIMIT: Duration = Duration::from_secs(5);
+
+/// A reserved fd, given up for a moment to accept-and-close when we are out of fds.
+pub(super) fn spare_fd() -> Option<OwnedFd> {
+    std::fs::File::open("/dev/null").ok().map(OwnedFd::from)
+}
+
+/// One non-blocking send; `Err(EAGAIN)` when the peer's queue is full.
+fn try_send(fd: &OwnedFd, msg: &[u8], fds: &[RawFd]) -> Result<(), Errno> {
+    let iov = [IoSlice::new(msg)];
+    let cmsg = [ControlMessage::ScmRights(fds)];
+    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
+    loop {
+        match sendmsg::<()>(
+            fd.as_raw_fd(),
+            &iov,
+            cmsgs,
+            MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
+            None,
+        ) {
+            Ok(_) => return Ok(()),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+impl Conn {
+    pub(super) fn new(id: u64, fd: OwnedFd) -> Conn {
+        Conn {
+            id,
+            fd,
+            subscribed: None,
+            out: VecDeque::new(),
+            out_bytes: 0,
+            stalled_since: None,
+        }
+    }
+
+    /// What to poll this connection for: requests only while nothing waits to go out.
+    pub(super) fn poll_flags(&self) -> PollFlags {
+        if self.out.is_empty() {
+            PollFlags::POLLIN
+        } else {
+            PollFlags::POLLOUT
+        }
+    }
+
+    /// Sends what the socket takes; false when the client must be dropped.
+    fn flush(&mut self) -> bool {
+        while let Some((msg, fd)) = self.out.front() {
+            let raw: Vec<RawFd> = fd.iter().map(|f| f.as_raw_fd()).collect();
+            match try_send(&self.fd, msg, &raw) {
+                Ok(()) => {
+                    self.out_bytes -= msg.len();
+                    self.out.pop_front();
+                    self.stalled_since = None;
+                }
+                Err(Errno::EAGAIN) => {
+                    self.stalled_since.get_or_insert_with(Instant::now);
+                    break;
+                }
+                Err(_) => return false,
+            }
+        }
+        self.out_bytes <= OUT_MAX_BYTES && self.out.len() <= OUT_MAX_MSGS
+    }
+
+    /// Queues a message and sends what it can; false when the client must be dropped.
+    pub(super) fn push(&mut self, msg: Vec<u8>, fd: Option<OwnedFd>) -> bool {
+        self.out_bytes += msg.len();
+        self.out.push_back((msg, fd));
+        self.flush()
+    }
+
+    /// True when the client has not taken anything for [`STALL_LIMIT`].
+    pub(super) fn stalled(&self, now: Instant) -> bool {
+        self.stalled_since
+            .is_some_and(|t| now.saturating_duration_since(t) >= STALL_LIMIT)
+    }
+}
 
 impl Monitor {
     pub(super) fn accept(&mut self) {
-        let Some(l) = &self.listener else { return };
-        loop {
-            match accept4(l.as_raw_fd(), SockFlag::SOCK_CLOEXEC) {
+        for _ in 0..ACCEPT_BATCH {
+            let Some(l) = &self.listener else { return };
+            let raw = l.as_raw_fd();
+            match accept4(raw, SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK) {
                 Ok(fd) => {
                     // SAFETY: accept4 returned a new fd that nothing else owns.
                     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-                    self.next_conn += 1;
-                    self.conns.push(Conn {
-                        id: self.next_conn,
-                        fd,
-                        subscribed: None,
-                    });
+                    self.admit(fd);
                 }
-                Err(Errno::EINTR) => continue,
+                Err(Errno::EINTR | Errno::ECONNABORTED) => continue,
+                Err(Errno::EMFILE | Errno::ENFILE) => {
+                    // Out of fds: free the spare, take the connection off the backlog and
+                    // close it, so the listener stops being readable; then re-reserve.
+                    self.spare = None;
+                    if let Ok(fd) = accept4(raw, SockFlag::SOCK_CLOEXEC) {
+                        // SAFETY: a fresh fd from accept4, closed at once.
+                        drop(unsafe { OwnedFd::from_raw_fd(fd) });
+                    }
+                    self.spare = spare_fd();
+                    if self.spare.is_none() {
+                        return;
+                    }
+                }
                 Err(_) => return,
             }
         }
     }
 
-    /// A client sent something or hung up.
-    pub(super) fn on_conn(&mut self, id: u64) {
+    /// Serves a new connection if its peer may use us and there is room.
+    fn admit(&mut self, fd: OwnedFd) {
+        let refuse = |fd: OwnedFd, errno: i32, msg: String| {
+            let _ = try_send(&fd, &Response::error(errno, msg).encode(), &[]);
+        };
+        let cred = match peer_cred(fd.as_fd()) {
+            Ok(c) => c,
+            Err(_) => return,
+        };
+        if !(self.trust.allows(cred.uid) || cred.uid == self.own_uid) {
+            refuse(
+                fd,
+                libc::EACCES,
+                format!(
+                    "permission denied: uid {} may not control {} (only root and the owner of {} may)",
+                    cred.uid,
+                    self.name,
+                    self.lxcpath.display()
+                ),
+            );
+            return;
+        }
+        if self.conns.len() >= MAX_CLIENTS {
+            refuse(
+                fd,
+                libc::EBUSY,
+                format!(
+                    "the monitor of {} has {MAX_CLIENTS} clients already; retry later",
+                    self.name
+                ),
+            );
+            return;
+        }
+        self.next_conn += 1;
+        self.conns.push(Conn::new(self.next_conn, fd));
+    }
+
+    /// A client sent something, can take more, or hung up.
+    pub(super) fn on_conn(&mut self, id: u64, revents: PollFlags) {
         let Some(pos) = self.conns.iter().position(|c| c.id == id) else {
             return;
         };
+        if !self.conns[pos].out.is_empty() {
+            let hung_up = revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR);
+            if !self.conns[pos].flush() || (hung_up && !self.conns[pos].out.is_empty()) {
+                self.drop_conn(id);
+            }
+            return;
+        }
         let mut buf = [0u8; REQUEST_MAX];
         let got = cmdsock::recv(self.conns[pos].fd.as_fd(), &mut buf);
         let req = match got {
             Ok(Some((n, _fds))) => Request::decode(&buf[..n]),
+            Err(crate::commands::CommandError::Io { source, .. })
+                if source.raw_os_error() == Some(libc::EAGAIN) =>
+            {
+                return
+            }
             _ => {
                 self.drop_conn(id);
                 return;
@@ -55,17 +221,35 @@ impl Monitor {
                 None,
             ),
         };
-        let raw: Vec<RawFd> = fd.iter().map(|f| f.as_raw_fd()).collect();
-        let Some(conn) = self.conns.iter().find(|c| c.id == id) else {
+        self.send_to(id, resp.encode(), fd);
+    }
+
+    /// Queues a message for connection `id`, dropping the client if it cannot keep up.
+    pub(super) fn send_to(&mut self, id: u64, msg: Vec<u8>, fd: Option<OwnedFd>) {
+        let Some(conn) = self.conns.iter_mut().find(|c| c.id == id) else {
             return;
         };
-        if cmdsock::send(conn.fd.as_fd(), &resp.encode(), &raw).is_err() {
+        if !conn.push(msg, fd) {
+            self.drop_conn(id);
+        }
+    }
+
+    /// Drops clients that stopped reading.
+    pub(super) fn drop_stalled(&mut self) {
+        let now = Instant::now();
+        let stalled: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|c| c.stalled(now))
+            .map(|c| c.id)
+            .collect();
+        for id in stalled {
             self.drop_conn(id);
         }
     }
 
     /// Forgets a connection and frees what it held (ttys, the console).
-    fn drop_conn(&mut self, id: u64) {
+    pub(super) fn drop_conn(&mut self, id: u64) {
         self.conns.retain(|c| c.id != id);
         for t in &mut self.ttys {
             if t.holder == Some(id) {

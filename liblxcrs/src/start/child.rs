@@ -183,6 +183,15 @@ fn run(
 
     let env = env::init_env(&outcome.tty_names, &spec.environment);
     set_init_ids(spec)?;
+    // A non-root lxc.init.uid/gid changed our credentials, which clears the parent-death
+    // signal: arm it again, then make sure the monitor did not die before that (its end
+    // of the start socket hung up), or init would run on unsupervised.
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(sys("set the parent death signal"))?;
+    if chan.monitor_gone() {
+        return Err(StartError::ChildDied {
+            status: "the monitor went away".into(),
+        });
+    }
     prepare_exec()?;
     Ok(env)
 }

@@ -320,6 +320,18 @@ fn parent_gone() -> StartError {
 }
 
 impl ChildEnd {
+    /// True when the monitor's end of the socket hung up (it died): checked once the
+    /// parent-death signal is armed again after an id change, which clears it.
+    pub fn monitor_gone(&self) -> bool {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let mut fds = [PollFd::new(self.ch.sock.as_fd(), PollFlags::POLLIN)];
+        matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+            && fds[0]
+                .revents()
+                .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR))
+    }
+
     fn send(&self, m: Message, fds: &[RawFd]) -> Result<(), StartError> {
         self.ch
             .send(&m, fds)

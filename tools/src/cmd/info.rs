@@ -243,6 +243,11 @@ pub fn main(args: Vec<String>) -> i32 {
             .unwrap_or_default(),
         humanize: !m.get_flag("no-humanize"),
     };
+    // A monitor we may not use (or a squatter) is an error, not a made-up state.
+    if let Err(e) = ct.check_monitor_access() {
+        c.error(&e);
+        return 1;
+    }
     let running = ct.is_running();
     if !running && !ct.is_defined() && c.rcfile.is_none() {
         eprintln!("lxc-info: {}: {} doesn't exist", ct.name(), ct.name());

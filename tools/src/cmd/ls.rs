@@ -201,7 +201,11 @@ impl Info {
             .as_ref()
             .and_then(|c| c.state().ok())
             .map(|s| s.as_str().to_string())
-            .unwrap_or_else(|| "STOPPED".into());
+            .unwrap_or_else(|| {
+                // A container LXC's own monitor runs is running too.
+                let lxc = liblxcrs::commands::lxc::probe(lxcpath, name).is_some();
+                if lxc { "RUNNING" } else { "STOPPED" }.into()
+            });
         let pid = client
             .as_ref()
             .and_then(|c| c.init_pid().ok())
