@@ -13,6 +13,10 @@ use crate::model::ContainerConfig;
 /// Deepest include nesting accepted; real configs use two or three levels.
 pub(crate) const MAX_INCLUDE_DEPTH: usize = 16;
 
+/// Most files one load may include in all: the depth limit alone lets a file that includes
+/// another N times, at each of 16 levels, read N^16 files.
+pub(crate) const MAX_INCLUDES: usize = 1024;
+
 /// C's `isspace`, which LXC uses for trimming.
 pub(crate) fn is_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
@@ -85,6 +89,8 @@ pub(crate) struct Loader<'m> {
     stack: Vec<PathBuf>,
     /// The last cap.drop/cap.keep item, to locate a conflict.
     last_cap: Option<(Option<Location>, String, String)>,
+    /// Files included so far by this load (directories count their files).
+    included: usize,
 }
 
 impl<'m> Loader<'m> {
@@ -93,6 +99,7 @@ impl<'m> Loader<'m> {
             model,
             stack: Vec::new(),
             last_cap: None,
+            included: 0,
         }
     }
 
@@ -256,6 +263,17 @@ impl<'m> Loader<'m> {
                 "include loop: {}",
                 chain.join(" -> ")
             )));
+        }
+        self.included += 1;
+        if self.included > MAX_INCLUDES {
+            return Err(ConfigError::value_hint(
+                format!(
+                    "more than {MAX_INCLUDES} files included in all (the next one was {})",
+                    path.display()
+                ),
+                "include each common file once; a file included several times by each \
+                 level is read once per path through the includes",
+            ));
         }
         let text = read_text(path).map_err(|e| match e {
             ConfigError::Io { source, .. } => {

@@ -93,8 +93,22 @@ pub fn check_ifname(s: &str) -> Result<()> {
     if s.len() > 15 {
         return Err(ConfigError::value("interface name longer than 15 bytes"));
     }
-    if s.contains('/') || s.bytes().any(|b| b.is_ascii_whitespace()) {
-        return Err(ConfigError::value("invalid interface name"));
+    if s == "." || s == ".." {
+        return Err(ConfigError::value_hint(
+            format!("{s:?} is not an interface name"),
+            "use a name such as eth0",
+        ));
+    }
+    // The kernel refuses '/', ':' and whitespace; quotes, ';', braces, '$', '`' and '\\'
+    // are refused too, as names reach scripts and generated rule text.
+    if let Some(c) = s
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || "/:\"'`;{}$\\".contains(*c))
+    {
+        return Err(ConfigError::value_hint(
+            format!("invalid interface name: it contains {c:?}"),
+            "interface names may not hold whitespace, '/', ':', quotes, ';', braces, '$' or '\\'",
+        ));
     }
     Ok(())
 }

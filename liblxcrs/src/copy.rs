@@ -50,6 +50,7 @@ impl Container {
     /// Clones this container into a new one; returns the new container. Nothing of the
     /// new container is left when it fails.
     pub fn clone(&mut self, opts: &CloneOptions) -> Result<Container> {
+        crate::names::check_new_name(&opts.new_name)?;
         partial::recover(self.lxcpath(), self.name())?;
         if !self.is_defined() {
             return Err(Error::NotDefined);
@@ -263,6 +264,7 @@ impl Container {
     /// `lxc-copy -R`: renames the container (its directory and every path under it in
     /// its config). Refused while it runs or while clones depend on it.
     pub fn rename(&mut self, new_name: &str) -> Result<Container> {
+        crate::names::check_new_name(new_name)?;
         partial::recover(self.lxcpath(), self.name())?;
         if !self.is_defined() {
             return Err(Error::NotDefined);

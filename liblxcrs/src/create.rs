@@ -43,6 +43,7 @@ impl Container {
     /// Creates the container: config, rootfs, template run. Nothing is left on failure.
     pub fn create(&mut self, opts: &CreateOptions) -> Result<()> {
         // 1. Check everything that can be checked before touching the disk.
+        crate::names::check_new_name(self.name())?;
         let tpath = opts.template.as_deref().map(template::find).transpose()?;
         let kinds = storage::parse_bdev_list(opts.bdev.as_deref().unwrap_or("dir"))
             .map_err(|e| Error::msg(e.to_string()))?;

@@ -390,4 +390,27 @@ mod tests {
         );
         assert_eq!(sh_quote("a'b"), r"'a'\''b'");
     }
+
+    #[test]
+    fn tmpfs_hook_under_an_odd_lxcpath_reaches_sh_quoted() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("lxc path;id $(id)").join("c");
+        fs::create_dir_all(&dir).unwrap();
+        let mut cfg = Config::parse("lxc.uts.name = c\n", &dir.join("config")).unwrap();
+        let opts = EphemeralOptions {
+            keep_data: false,
+            tmpfs: true,
+            mounts: vec![],
+        };
+        opts.apply(&mut cfg, &dir).unwrap();
+        let hook = cfg.get_item("lxc.hook.pre-mount").unwrap();
+        assert_eq!(hook, dir.join(TMPFS_HOOK).display().to_string());
+        let ctx = crate::start::HookContext::new("c", &dir.join("config"), cfg.model());
+        let cmd = crate::start::hooks::command(crate::start::HookKind::PreMount, &hook, &ctx, &[]);
+        assert!(
+            cmd.argv[2].starts_with(&format!("exec {} ", sh_quote(&hook))),
+            "{}",
+            cmd.argv[2]
+        );
+    }
 }

@@ -18,6 +18,7 @@ pub mod ips;
 pub mod list;
 pub mod lock;
 pub mod monitor;
+pub mod names;
 pub mod partial;
 pub mod paths;
 mod runtime;

@@ -129,6 +129,9 @@ impl Container {
     /// Restores snapshot `snap` as `new_name` (a new container), or in place of this
     /// container when `new_name` is `None` or its own name.
     pub fn snapshot_restore(&mut self, snap: &str, new_name: Option<&str>) -> Result<()> {
+        if let Some(n) = new_name.filter(|n| *n != self.name()) {
+            crate::names::check_new_name(n)?;
+        }
         if !self.is_defined() {
             return Err(Error::NotDefined);
         }

@@ -174,7 +174,14 @@ pub(crate) fn undo(nl: &mut Nl, nic: &HostNic) -> Vec<NetError> {
     if let Some(p) = &nic.phys {
         // A phys device that never left: drop our tag.
         if let Ok(Some(l)) = rtnl::link_by_name(nl, &p.name) {
-            let _ = rtnl::set_link(nl, l.index, vec![LinkAttribute::IfAlias(String::new())]);
+            if p.ifindex == 0 || l.index == p.ifindex {
+                let _ = rtnl::set_link(nl, l.index, vec![LinkAttribute::IfAlias(String::new())]);
+                if let Err(e) =
+                    crate::phys_record::remove_in(&crate::phys_record::dir(), &nic.owner, nic.index)
+                {
+                    errs.push(e);
+                }
+            }
         }
     }
     errs

@@ -26,6 +26,7 @@ mod netlink;
 mod netns;
 mod nic;
 mod ovs;
+pub mod phys_record;
 mod rtnl;
 mod script;
 mod spec;

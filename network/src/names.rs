@@ -18,15 +18,31 @@ pub fn check_ifname(name: &str) -> Result<(), String> {
     if name == "." || name == ".." {
         return Err(format!("'{name}' is not a valid interface name"));
     }
-    if name
-        .bytes()
-        .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0)
+    if let Some(c) = name
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || "/:\"'`;{}$\\".contains(*c))
     {
         return Err(format!(
-            "interface name '{name}' contains '/', ':' or whitespace"
+            "interface name {name:?} contains {c:?}; interface names may not hold whitespace, \
+             '/', ':', quotes, ';', braces, '$' or '\\'"
         ));
     }
     Ok(())
+}
+
+/// Checks a bridge name that goes into generated nftables and dnsmasq text: an interface
+/// name of `[A-Za-z0-9_.-]` only.
+pub fn check_bridge_name(name: &str) -> Result<(), String> {
+    check_ifname(name)?;
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        Some(c) => Err(format!(
+            "bridge name {name:?} contains {c:?}; use letters, digits, '_', '.' and '-' only"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Fill `buf` from the kernel's CSPRNG.
@@ -206,6 +222,15 @@ mod tests {
         assert!(check_ifname("a/b").is_err());
         assert!(check_ifname("a b").is_err());
         assert!(check_ifname("..").is_err());
+        for bad in [
+            "a\"b", "a'b", "a;b", "a{b", "a}b", "a\tb", "a$b", "a`b", "a\\b",
+        ] {
+            let e = check_ifname(bad).expect_err(bad);
+            assert!(e.contains(&format!("{bad:?}")), "{e}");
+        }
+        assert!(check_ifname("br-0.lan_x@").is_ok());
+        assert!(check_bridge_name("br-0.lan_x").is_ok());
+        assert!(check_bridge_name("br@0").is_err());
     }
 
     #[test]

@@ -69,6 +69,28 @@ pub struct PhysState {
     pub name: String,
     pub mtu: u32,
     pub mac: Vec<u8>,
+    /// Its ifindex on the host when lent (0: unknown, from an older state file). The
+    /// device keeps it in the container and back, and the container cannot change it.
+    #[serde(default)]
+    pub ifindex: u32,
+    /// Its `IFLA_INFO_KIND` (`None` for hardware), checked along with the ifindex.
+    #[serde(default)]
+    pub link_kind: Option<String>,
+}
+
+impl PhysState {
+    /// The host-side record of this device lent as NIC `index` of `owner`.
+    pub(crate) fn record(&self, owner: &str, index: usize) -> crate::phys_record::PhysRecord {
+        crate::phys_record::PhysRecord {
+            owner: owner.to_string(),
+            index,
+            ifindex: self.ifindex,
+            link_kind: self.link_kind.clone(),
+            name: self.name.clone(),
+            mtu: self.mtu,
+            mac: self.mac.clone(),
+        }
+    }
 }
 
 /// The host side of one NIC, as returned by [`crate::create_host_side`].

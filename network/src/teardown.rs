@@ -11,6 +11,7 @@ use crate::names::{self, Tag};
 use crate::netlink::Nl;
 use crate::netns::{current_netns, in_netns, Netns};
 use crate::nic::{HostNic, NetContext, NicKind, PhysState};
+use crate::phys_record;
 use crate::rtnl;
 use crate::script;
 
@@ -57,12 +58,13 @@ fn return_phys(nic: &HostNic, p: &PhysState, container: Option<Netns<'_>>) -> Re
         let host_fd = host_ns.as_fd();
         let name = p.name.clone();
         let tag2 = tag.clone();
+        let p2 = p.clone();
         in_netns(ns, move || {
             let mut nl = open()?;
             let found = rtnl::links(&mut nl)
                 .map_err(NetError::nl("list the container's interfaces"))?
                 .into_iter()
-                .find(|l| l.alias.as_deref() == Some(tag2.as_str()));
+                .find(|l| is_lent_device(l, &p2, &tag2));
             let Some(dev) = found else { return Ok(()) };
             rtnl::set_up(&mut nl, dev.index, false)
                 .map_err(NetError::nl(format!("bring {} down", dev.name)))?;
@@ -83,14 +85,25 @@ fn return_phys(nic: &HostNic, p: &PhysState, container: Option<Netns<'_>>) -> Re
         })?;
     }
     let mut nl = open()?;
-    restore_phys(&mut nl, &tag, p)
+    restore_phys(&mut nl, &tag, p)?;
+    phys_record::remove_in(&phys_record::dir(), &nic.owner, nic.index)
+}
+
+/// Whether `l` is the phys device `p`: by its ifindex and kind, which the container cannot
+/// change; by our tag only for a state recorded before the ifindex was.
+fn is_lent_device(l: &rtnl::Link, p: &PhysState, tag: &str) -> bool {
+    if p.ifindex != 0 {
+        l.index == p.ifindex && l.kind == p.link_kind
+    } else {
+        l.alias.as_deref() == Some(tag)
+    }
 }
 
 /// Give a phys device that is on the host (returned by us or by the kernel when the
 /// container's namespace died) its name, MTU and MAC back, and drop our tag.
 fn restore_phys(nl: &mut Nl, tag: &str, p: &PhysState) -> Result<()> {
     let links = rtnl::links(nl).map_err(NetError::nl("list interfaces"))?;
-    let Some(dev) = links.into_iter().find(|l| l.alias.as_deref() == Some(tag)) else {
+    let Some(dev) = links.into_iter().find(|l| is_lent_device(l, p, tag)) else {
         return if rtnl::link_by_name(nl, &p.name).ok().flatten().is_some() {
             Ok(())
         } else {
@@ -151,26 +164,53 @@ pub fn cleanup_leftovers(owner: &str) -> Result<(), Vec<NetError>> {
     let found = find_leftovers(owner).map_err(|e| vec![e])?;
     let mut nl = open().map_err(|e| vec![e])?;
     let mut errs = Vec::new();
+    // Phys devices: from the host-side records only. A tag on a returned device was
+    // written (or rewritten) by the container and is not believed.
+    let dir = phys_record::dir();
+    for rec in phys_record::load_in(&dir, owner) {
+        let p = PhysState {
+            name: rec.name.clone(),
+            mtu: rec.mtu,
+            mac: rec.mac.clone(),
+            ifindex: rec.ifindex,
+            link_kind: rec.link_kind.clone(),
+        };
+        let present = rtnl::link_by_index(&mut nl, rec.ifindex)
+            .ok()
+            .flatten()
+            .is_some_and(|l| is_lent_device(&l, &p, ""));
+        if !present {
+            // Still in a live container namespace, or gone: nothing to do on the host yet.
+            continue;
+        }
+        match restore_phys(&mut nl, "", &p) {
+            Ok(()) => {
+                if let Err(e) = phys_record::remove_in(&dir, owner, rec.index) {
+                    errs.push(e);
+                }
+            }
+            Err(e) => errs.push(e),
+        }
+    }
+    let lent = phys_record::all_lent_in(&dir);
     for l in found {
+        if l.tag.kind == "phys" {
+            continue;
+        }
+        let lent_device = rtnl::link_by_name(&mut nl, &l.ifname)
+            .ok()
+            .flatten()
+            .is_some_and(|d| lent.contains(&(d.index, d.kind)));
+        if lent_device {
+            continue;
+        }
         let alias = names::tag(
             &l.tag.owner,
             l.tag.index,
             &l.tag.kind,
             l.tag.original.as_deref(),
         );
-        let r = match (&*l.tag.kind, &l.tag.original) {
-            ("phys", Some(orig)) => restore_phys(
-                &mut nl,
-                &alias,
-                &PhysState {
-                    name: orig.clone(),
-                    mtu: 0,
-                    mac: vec![],
-                },
-            ),
-            _ => delete_if_tagged(&mut nl, &l.ifname, &alias),
-        };
-        if let Err(e) = r {
+        if let Err(e) = delete_if_tagged(&mut nl, &l.ifname, &alias) {
             errs.push(e);
         }
     }

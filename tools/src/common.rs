@@ -38,6 +38,7 @@ impl Common {
             Some(n) => Ok(n),
             None => {
                 eprintln!("{}: No container name specified", self.prog);
+                eprintln!("hint: name the container with -n NAME");
                 Err(1)
             }
         }
@@ -52,6 +53,15 @@ impl Common {
             1
         })?;
         if let Some(rc) = &self.rcfile {
+            if let Err(e) = std::fs::File::open(rc) {
+                eprintln!(
+                    "{}: {name}: Failed to load rcfile {}: {e}",
+                    self.prog,
+                    rc.display()
+                );
+                eprintln!("hint: give --rcfile an existing, readable config file");
+                return Err(1);
+            }
             ct.set_rcfile(rc);
         }
         Ok(ct)
@@ -227,6 +237,7 @@ pub fn parse(
             let first = text.lines().next().unwrap_or_default();
             eprintln!("{prog}: {}", first.strip_prefix("error: ").unwrap_or(first));
             eprintln!("{}", cmd.render_usage());
+            eprintln!("hint: `{prog} --help` lists the options");
             return Err(1);
         }
     };

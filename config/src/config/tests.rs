@@ -424,6 +424,49 @@ fn include_depth_is_limited() {
 }
 
 #[test]
+fn include_total_is_limited() {
+    // Each level includes the next 4 times: 4^6 = 4096 reads at depth 6, well within the
+    // depth limit.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let levels = 6;
+    for i in 0..levels {
+        let next = dir.path().join(format!("{}.conf", i + 1));
+        fs::write(
+            dir.path().join(format!("{i}.conf")),
+            format!("lxc.include = {}\n", next.display()).repeat(4),
+        )
+        .expect("write");
+    }
+    let last = dir.path().join(format!("{levels}.conf"));
+    fs::write(&last, "lxc.uts.name = wide\n").expect("write");
+    let e = Config::load(&dir.path().join("0.conf"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        e.contains(&format!(
+            "more than {} files included in all (the next one was {}/",
+            crate::parse::MAX_INCLUDES,
+            dir.path().display()
+        )),
+        "{e}"
+    );
+    // Located at the include line that went over (file:line), in the file that holds it.
+    let located = (0..levels).any(|i| {
+        (1..=4).any(|line| {
+            let file = dir.path().join(format!("{i}.conf"));
+            e.starts_with(&format!("{}:{line}: lxc.include = ", file.display()))
+        })
+    });
+    assert!(located, "{e}");
+    assert!(e.contains("hint: include each common file once"), "{e}");
+    // A fan-out under the limit still loads.
+    fs::write(dir.path().join("2.conf"), "lxc.uts.name = narrow\n").expect("write");
+    let c = Config::load(&dir.path().join("0.conf")).expect("16 includes load");
+    assert_eq!(get(&c, "lxc.uts.name"), "narrow");
+}
+
+#[test]
 fn cap_drop_and_keep_conflict() {
     let e = err("lxc.cap.drop = sys_time\n# x\nlxc.cap.keep = sys_admin\n");
     assert_eq!(

@@ -526,6 +526,12 @@ mod tests {
             ("mtu", "big"),
             ("hwaddr", "00:11"),
             ("name", "averyveryverylongname"),
+            ("name", "a/b"),
+            ("name", "eth0;id"),
+            ("link", "br\"0"),
+            ("link", "br{0}"),
+            ("veth.pair", "v$(id)"),
+            ("veth.pair", "v'x"),
             ("ipv4.gateway", "fd00::1"),
             ("l2proxy", "yes"),
         ] {

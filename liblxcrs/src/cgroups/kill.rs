@@ -1,6 +1,8 @@
 //! Killing every process of a cgroup: cgroup2 `cgroup.kill` when the kernel has it (5.14+),
-//! otherwise freeze → SIGKILL every pid → thaw, repeated until the cgroup is empty (the
-//! freeze keeps a forking process from outrunning the loop).
+//! otherwise freeze → list → SIGKILL every listed pid → thaw, repeated until the cgroup is
+//! empty. The freeze keeps a forking process from outrunning the loop, and listing only once
+//! frozen means no listed task can exit (and its pid be reused by a host process) before the
+//! signal: a frozen task stays in the cgroup until thawed.
 //!
 //! The signal itself goes through a `kill` callback so the policy is unit-tested without
 //! killing anything.
@@ -23,11 +25,14 @@ pub(crate) fn sigkill(pid: Pid) -> nix::Result<()> {
 }
 
 /// How a fallback loop freezes and thaws the cgroup, if it can.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub(crate) enum Freezer<'a> {
     V1(&'a Path),
     V2(&'a Path),
     None,
+    /// A test double told each freeze (`true`) and thaw (`false`).
+    #[cfg(test)]
+    Hook(&'a dyn Fn(bool)),
 }
 
 impl Freezer<'_> {
@@ -37,6 +42,11 @@ impl Freezer<'_> {
             Self::V1(dir) => freezer::v1_set(dir, frozen, wait),
             Self::V2(dir) => freezer::v2_set(dir, frozen, wait),
             Self::None => Ok(()),
+            #[cfg(test)]
+            Self::Hook(hook) => {
+                hook(frozen);
+                Ok(())
+            }
         }
     }
 }
@@ -51,19 +61,28 @@ pub(crate) fn kill_loop(
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(2);
     loop {
-        let pids = fs::procs_recursive(procs_dir)?;
+        // A task stuck in D state may keep the cgroup FREEZING: kill anyway.
+        let _ = freezer.set(true);
+        // Listed only now: a frozen task cannot exit, so its pid cannot be reused on the
+        // host between this read and the signal.
+        let pids = match fs::procs_recursive(procs_dir) {
+            Ok(pids) => pids,
+            Err(e) => {
+                let _ = freezer.set(false);
+                return Err(e);
+            }
+        };
         if pids.is_empty() {
-            return Ok(());
+            return freezer.set(false);
         }
         if Instant::now() >= deadline {
+            let _ = freezer.set(false);
             return Err(CgroupError::Survivors {
                 path: procs_dir.to_path_buf(),
                 pids: pids.iter().map(|p| p.as_raw()).collect(),
                 after: timeout,
             });
         }
-        // A task stuck in D state may keep the cgroup FREEZING: kill anyway.
-        let _ = freezer.set(true);
         let sent = pids.iter().try_for_each(|&pid| match kill(pid) {
             Ok(()) | Err(Errno::ESRCH) => Ok(()),
             Err(errno) => Err(CgroupError::Kill {
@@ -147,6 +166,37 @@ mod tests {
             std::fs::read_to_string(d.path().join("freezer.state")).unwrap(),
             "THAWED"
         );
+    }
+
+    #[test]
+    fn loop_lists_pids_only_once_frozen() {
+        // Pid 10 exits after a list taken while thawed; its number now belongs to a host
+        // process. Only what the frozen cgroup holds (11) may be signalled.
+        let d = tempfile::tempdir().unwrap();
+        let procs = d.path().join("cgroup.procs");
+        std::fs::write(&procs, "10\n").unwrap();
+        let states = std::cell::RefCell::new(Vec::new());
+        let hook = |frozen: bool| {
+            states.borrow_mut().push(frozen);
+            if frozen {
+                let now = std::fs::read_to_string(&procs).unwrap();
+                std::fs::write(&procs, if now == "10\n" { "11\n" } else { "" }).unwrap();
+            }
+        };
+        let mut killed = Vec::new();
+        kill_loop(
+            d.path(),
+            Freezer::Hook(&hook),
+            &mut |pid| {
+                killed.push(pid.as_raw());
+                Ok(())
+            },
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(killed, [11]);
+        // Every freeze is paired with a thaw, and the cgroup is left thawed.
+        assert_eq!(*states.borrow(), [true, false, true, false]);
     }
 
     #[test]

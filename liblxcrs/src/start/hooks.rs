@@ -147,6 +147,22 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// The hook value as `sh -c` should see it. A value is shell text (it may carry its own
+/// arguments, as in LXC), except when the whole value is the path of an existing file: then
+/// it is quoted, so a generated hook path under an lxcpath holding spaces or shell
+/// characters runs that file and nothing else.
+fn program(hook: &str) -> String {
+    let is_file = hook.starts_with('/') && std::path::Path::new(hook).is_file();
+    let plain = hook
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&b));
+    if is_file && !plain {
+        quote(hook)
+    } else {
+        hook.to_string()
+    }
+}
+
 /// Build the command line and environment of `hook` (one `lxc.hook.<kind>` value).
 pub fn command(
     kind: HookKind,
@@ -154,7 +170,7 @@ pub fn command(
     ctx: &HookContext,
     extra_env: &[(String, String)],
 ) -> HookCommand {
-    let mut script = format!("exec {hook}");
+    let mut script = format!("exec {}", program(hook));
     let mut env: Vec<(String, String)> = ctx.env.clone();
     let mut set = |k: &str, v: String| env.push((k.to_string(), v));
     set("LXC_NAME", ctx.name.clone());
@@ -363,6 +379,45 @@ mod tests {
         assert!(
             run(HookKind::Start, &c, &[]).is_ok(),
             "no start hooks: nothing to run"
+        );
+    }
+
+    #[test]
+    fn a_hook_file_under_a_path_with_shell_characters_runs_as_that_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let odd = d.path().join("lxc path;touch pwned $(touch pwned2)");
+        std::fs::create_dir(&odd).unwrap();
+        let hook = odd.join("tmpfs-hook");
+        let ran = d.path().join("ran");
+        std::fs::write(
+            &hook,
+            format!("#!/bin/sh\necho \"$3\" > '{}'\n", ran.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut c = ctx(HookVersion::V0);
+        c.commands = vec![(HookKind::PreMount, hook.display().to_string())];
+        let cmd = command(HookKind::PreMount, &hook.display().to_string(), &c, &[]);
+        assert!(
+            cmd.argv[2].starts_with(&format!("exec '{}' ", hook.display())),
+            "{}",
+            cmd.argv[2]
+        );
+        let status = std::process::Command::new(&cmd.argv[0])
+            .args(&cmd.argv[1..])
+            .current_dir(d.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(std::fs::read_to_string(&ran).unwrap(), "pre-mount\n");
+        assert!(!d.path().join("pwned").exists() && !d.path().join("pwned2").exists());
+        // Shell text that is not one file stays shell text.
+        let cmd = command(HookKind::PreMount, "/bin/true; echo x", &c, &[]);
+        assert!(
+            cmd.argv[2].starts_with("exec /bin/true; echo x "),
+            "{}",
+            cmd.argv[2]
         );
     }
 }

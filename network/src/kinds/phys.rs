@@ -39,9 +39,15 @@ pub(crate) fn create(nl: &mut Nl, spec: &NetDevSpec, nic: &mut HostNic) -> Resul
         name: name.to_string(),
         mtu: l.mtu,
         mac: l.mac.clone(),
+        ifindex: l.index,
+        link_kind: l.kind.clone(),
     });
     nic.peer_ifname = Some(name.to_string());
     nic.mtu = spec.mtu;
+    // Kept host-side before the device leaves: the tag on it is the container's to rewrite.
+    if let Some(p) = &nic.phys {
+        crate::phys_record::save_in(&crate::phys_record::dir(), &p.record(&nic.owner, nic.index))?;
+    }
     tag_and_get(nl, name, &nic.tag())?;
     nic.ipv4_gateway = spec.ipv4_gateway.map(|g| match g {
         Gateway::Addr(a) => ResolvedGateway::Addr(a),

@@ -214,7 +214,7 @@ impl Settings {
 impl BridgeSettings {
     pub fn resolve(&self) -> Result<Resolved, String> {
         let name = &self.name;
-        crate::names::check_ifname(name).map_err(|e| format!("name: {e}"))?;
+        crate::names::check_bridge_name(name).map_err(|e| format!("name: {e}"))?;
         let ipv4: Ipv4Network = self
             .ipv4
             .parse()
@@ -364,5 +364,15 @@ mod tests {
         assert!(Settings::parse("[[bridge]]\nipv4 = \"10.0.3.0/24\"\n").is_err());
         assert!(Settings::parse("[[bridge]]\ndhcp_range = \"10.0.4.2,10.0.4.9\"\n").is_err());
         assert!(Settings::parse("bogus = 1\n").is_err());
+        // The name goes into nft script text inside "…": nothing that could leave it.
+        for bad in ["br\\\"0", "br;0", "br{0}", "br0+", "br@0", "br#0"] {
+            let toml = format!("[[bridge]]\nname = '{bad}'\n");
+            let e = Settings::parse(&toml).err().unwrap_or_default();
+            assert!(
+                e.contains("letters, digits") || e.contains("may not hold"),
+                "{bad}: {e}"
+            );
+        }
+        assert!(Settings::parse("[[bridge]]\nname = 'br-0.lan_x'\n").is_ok());
     }
 }

@@ -9,12 +9,16 @@ pub fn main(args: Vec<String>) -> i32 {
     let cmd = common::command("lxc-cgroup", "Manage the control groups of a container")
         .arg(Arg::new("pos").num_args(0..).value_name("KEY [VALUE]"));
     let (m, c) = common::parse_or_exit!(common::parse(cmd, args, Some("pos")));
+    if c.require_name().is_err() {
+        return 1;
+    }
     let rest = common::rest(&m, "pos");
     let (key, value) = match rest.as_slice() {
         [k] => (k.clone(), None),
         [k, v] => (k.clone(), Some(v.clone())),
         [] => {
             eprintln!("lxc-cgroup: Missing state object");
+            eprintln!("hint: name the cgroup file to read (KEY) or set (KEY VALUE), e.g. memory.limit_in_bytes");
             return 1;
         }
         _ => {

@@ -161,6 +161,7 @@ pub fn main(args: Vec<String>) -> i32 {
     if m.get_flag("rename") {
         let Some(nn) = newname else {
             eprintln!("lxc-copy: You must provide a NEWNAME for the clone");
+            eprintln!("hint: give the new name with -N NEWNAME");
             return 1;
         };
         return match src.rename(&nn) {
@@ -176,6 +177,7 @@ pub fn main(args: Vec<String>) -> i32 {
         (None, true) => random_name(&name),
         (None, false) => {
             eprintln!("lxc-copy: You must provide a NEWNAME for the clone");
+            eprintln!("hint: give the new name with -N NEWNAME");
             return 1;
         }
     };

@@ -81,15 +81,8 @@ pub fn main(args: Vec<String>) -> i32 {
         eprintln!("lxc-device: lxc-device must be run as root");
         return 1;
     }
-    let ct = common::parse_or_exit!(c.open_container());
-    let name = ct.name().to_string();
-    let pid = match ct.init_pid() {
-        Some(pid) if ct.is_running() => pid,
-        _ => {
-            eprintln!("lxc-device: {name}: Container {name} is not running");
-            return 1;
-        }
-    };
+    let name = common::parse_or_exit!(c.require_name()).to_string();
+    // The arguments are checked before anything is asked of the container.
     let (act, dev, newname) = match rest.as_slice() {
         [a, d] => (a, d, None),
         [a, d, n] => (a, d, Some(n.as_str())),
@@ -104,7 +97,16 @@ pub fn main(args: Vec<String>) -> i32 {
     };
     let Some(action) = action(act) else {
         eprintln!("lxc-device: {name}: Error: Please use add or del (Please see --help output)");
+        eprintln!("hint: {act:?} is not a command: lxc-device -n {name} add|del DEV [NEWNAME]");
         return 1;
+    };
+    let ct = common::parse_or_exit!(c.open_container());
+    let pid = match ct.init_pid() {
+        Some(pid) if ct.is_running() => pid,
+        _ => {
+            eprintln!("lxc-device: {name}: Container {name} is not running");
+            return 1;
+        }
     };
     match run(action, pid, dev, newname) {
         Ok(()) => 0,

@@ -118,6 +118,13 @@ pub fn main(args: Vec<String>) -> i32 {
             return 1;
         }
     };
+    if let Some(n) = m.get_one::<String>("nesting") {
+        if n.parse::<u32>().is_err() {
+            eprintln!("lxc-ls: --nesting={n}: not a number of levels");
+            eprintln!("hint: give a whole number, e.g. --nesting=2");
+            return 1;
+        }
+    }
     let filter = m.get_one::<String>("filter").or(m.get_one::<String>("pos"));
     let re = match filter.map(|f| regex::Regex::new(&format!("^(?:{f})"))) {
         Some(Ok(r)) => Some(r),

@@ -58,6 +58,10 @@ pub fn main(args: Vec<String>) -> i32 {
     };
     let mut ct = common::parse_or_exit!(c.open_defined());
     let rest = common::rest(&m, "pos");
+    if m.contains_id("newname") && !m.contains_id("restore") {
+        c.error(&"-N/--newname names the container a snapshot is restored as; it needs -r SNAPSHOT\nhint: restore with lxc-snapshot -n NAME -r SNAPSHOT -N NEWNAME");
+        return 1;
+    }
     let r = if m.get_flag("list") {
         match ct.snapshot_list() {
             Ok(list) if list.is_empty() => {

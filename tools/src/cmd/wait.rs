@@ -23,8 +23,12 @@ pub fn main(args: Vec<String>) -> i32 {
         )
         .arg(Arg::new("pos").num_args(0..).value_name("NAME"));
     let (m, c) = common::parse_or_exit!(common::parse(cmd, args, Some("pos")));
+    if c.require_name().is_err() {
+        return 1;
+    }
     let Some(states) = m.get_one::<String>("state") else {
         eprintln!("lxc-wait: Missing state option");
+        eprintln!("hint: give the states to wait for with -s, e.g. -s 'RUNNING|FROZEN'");
         return 1;
     };
     let states = match StateSet::parse(states) {
@@ -41,7 +45,17 @@ pub fn main(args: Vec<String>) -> i32 {
     };
     match ct.wait(states, timeout) {
         Ok(true) => 0,
-        Ok(false) => 1,
+        Ok(false) => {
+            let secs = timeout.map(|t| t.as_secs()).unwrap_or_default();
+            eprintln!(
+                "lxc-wait: {}: timed out after {secs} s waiting for {}",
+                ct.name(),
+                m.get_one::<String>("state")
+                    .map(String::as_str)
+                    .unwrap_or_default()
+            );
+            1
+        }
         Err(e) => {
             c.error(&e);
             1
