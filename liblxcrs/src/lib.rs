@@ -20,6 +20,7 @@ pub mod lock;
 pub mod monitor;
 pub mod partial;
 pub mod paths;
+pub mod rexec;
 mod runtime;
 mod snapshot;
 pub mod start;

@@ -36,7 +36,8 @@ pub fn monitor_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("LXCRS_MONITOR") {
         return PathBuf::from(p);
     }
-    if let Ok(exe) = std::env::current_exe() {
+    // A sealed re-exec (`rexec`) runs from a memfd: look next to the original binary.
+    if let Some(exe) = crate::rexec::original_exe().or_else(|| std::env::current_exe().ok()) {
         if let Some(dir) = exe.parent() {
             let p = dir.join("lxcrs-monitor");
             if p.exists() {
