@@ -59,23 +59,7 @@ pub fn running_sealed() -> bool {
 /// A sealed, close-on-exec memfd copy of the binary this process runs.
 pub fn sealed_copy_of_self() -> Result<OwnedFd, String> {
     let exe = open_self_exe()?;
-    let create = |flags: libc::c_uint| {
-        // SAFETY: memfd_create with a constant NUL-terminated name; result checked.
-        unsafe { libc::memfd_create(c"lxcrs".as_ptr(), flags) }
-    };
-    let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
-    let mut raw = create(base | MFD_EXEC);
-    if raw < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
-        // A kernel older than 6.3 does not know MFD_EXEC (and makes memfds executable).
-        raw = create(base);
-    }
-    if raw < 0 {
-        return Err(os_err(
-            "failed to create a memfd for a sealed copy of lxcrs",
-        ));
-    }
-    // SAFETY: raw is a fresh descriptor that nothing else owns.
-    let mem = unsafe { OwnedFd::from_raw_fd(raw) };
+    let mem = new_memfd(&CString::from(c"lxcrs"))?;
     loop {
         // SAFETY: sendfile between two fds we own, no offset pointer (use file offsets).
         let n = unsafe {
@@ -93,11 +77,47 @@ pub fn sealed_copy_of_self() -> Result<OwnedFd, String> {
             _ => return Err(os_err("failed to copy /proc/self/exe into a memfd")),
         }
     }
+    seal(&mem)?;
+    Ok(mem)
+}
+
+/// A sealed, close-on-exec memfd named `name` holding `bytes` (an embedded program).
+pub fn sealed_memfd(name: &str, bytes: &[u8]) -> Result<OwnedFd, String> {
+    let cname = CString::new(name).map_err(|_| format!("bad memfd name {name:?}"))?;
+    let mem = new_memfd(&cname)?;
+    let mut file = std::fs::File::from(mem);
+    std::io::Write::write_all(&mut file, bytes)
+        .map_err(|e| format!("failed to fill the memfd for {name}: {e}"))?;
+    let mem = OwnedFd::from(file);
+    seal(&mem)?;
+    Ok(mem)
+}
+
+/// A close-on-exec, sealable, executable memfd.
+fn new_memfd(name: &CString) -> Result<OwnedFd, String> {
+    let create = |flags: libc::c_uint| {
+        // SAFETY: memfd_create with a NUL-terminated name; result checked.
+        unsafe { libc::memfd_create(name.as_ptr(), flags) }
+    };
+    let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    let mut raw = create(base | MFD_EXEC);
+    if raw < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
+        // A kernel older than 6.3 does not know MFD_EXEC (and makes memfds executable).
+        raw = create(base);
+    }
+    if raw < 0 {
+        return Err(os_err("failed to create a memfd for a sealed executable"));
+    }
+    // SAFETY: raw is a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+fn seal(mem: &OwnedFd) -> Result<(), String> {
     // SAFETY: F_ADD_SEALS with an integer argument on our memfd.
     if unsafe { libc::fcntl(mem.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } < 0 {
-        return Err(os_err("failed to seal the memfd copy of lxcrs"));
+        return Err(os_err("failed to seal a memfd"));
     }
-    Ok(mem)
+    Ok(())
 }
 
 fn cstring(s: &[u8]) -> Result<CString, String> {
