@@ -53,6 +53,10 @@ fn ns_table(sel: &super::NsSelect) -> [(&'static str, CloneFlags, bool, &'static
 /// A namespace as (device, inode) of its nsfs link.
 type NsId = (u64, u64);
 
+/// The flags to pass to `setns`, and for each selected namespace the link of ours to
+/// check afterwards with the namespace it must then show.
+type NsPlan = (CloneFlags, Vec<(&'static str, NsId)>);
+
 /// What joining init's namespaces has to do: the flags of the selected namespaces that
 /// differ from ours, and for every selected one the link to check afterwards and the
 /// namespace it must then show. Fails on any unreadable link: init exiting (a zombie has
@@ -60,7 +64,7 @@ type NsId = (u64, u64);
 fn plan_namespaces(
     pid: i32,
     sel: &super::NsSelect,
-) -> Result<(CloneFlags, Vec<(&'static str, NsId)>), String> {
+) -> Result<NsPlan, String> {
     let id = |p: String| -> Result<NsId, String> {
         std::fs::metadata(&p)
             .map(|m| (m.dev(), m.ino()))
