@@ -61,10 +61,7 @@ type NsPlan = (CloneFlags, Vec<(&'static str, NsId)>);
 /// differ from ours, and for every selected one the link to check afterwards and the
 /// namespace it must then show. Fails on any unreadable link: init exiting (a zombie has
 /// no links), rebooting or gone must abort the attach, never leave us in a host namespace.
-fn plan_namespaces(
-    pid: i32,
-    sel: &super::NsSelect,
-) -> Result<NsPlan, String> {
+fn plan_namespaces(pid: i32, sel: &super::NsSelect) -> Result<NsPlan, String> {
     let id = |p: String| -> Result<NsId, String> {
         std::fs::metadata(&p)
             .map(|m| (m.dev(), m.ino()))
