@@ -455,6 +455,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_dead_or_zombie_init_has_no_namespace_plan() {
+        // SAFETY: the test child only calls _exit (async-signal-safe), though the test
+        // harness is multi-threaded.
+        let child = match unsafe { fork() }.unwrap() {
+            // SAFETY: leave at once, running nothing of the parent's state.
+            ForkResult::Child => unsafe { libc::_exit(0) },
+            ForkResult::Parent { child } => child,
+        };
+        // A zombie until reaped: its ns links are gone.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let sel = super::super::NsSelect::default();
+        let err = plan_namespaces(child.as_raw(), &sel).unwrap_err();
+        assert!(err.contains("/ns/"), "{err}");
+        let _ = waitpid(child, None);
+        assert!(plan_namespaces(child.as_raw(), &sel).is_err());
+        // Ourselves: every namespace is the same, nothing to enter, all to check.
+        let (flags, expect) = plan_namespaces(std::process::id() as i32, &sel).unwrap();
+        assert!(flags.is_empty());
+        assert_eq!(expect.len(), 8);
+    }
+
+    #[test]
     fn passwd_shell() {
         let p = "root:x:0:0:root:/root:/bin/ash\nbob:x:1000:1000::/home/bob:\n";
         assert_eq!(shell_of(p, 0).as_deref(), Some("/bin/ash"));

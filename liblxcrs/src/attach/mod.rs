@@ -1,13 +1,22 @@
 //! `lxc-attach`: run a command inside a running container.
 //!
-//! Recipe (contract §1.1): ask the monitor for init's pidfd and the payload cgroup; fork;
-//! the child enters the payload cgroup (from the host's view of cgroupfs), then `setns`
-//! into init's namespaces through the pidfd in one call; as the pid namespace only
+//! Recipe (contract §1.1): ask the monitor for init's pid, pidfd and the payload cgroup
+//! (the pidfd must be that pid's and alive, every config item must come back, or the
+//! attach stops); fork; the child enters the payload cgroup (from the host's view of
+//! cgroupfs), then `setns` into init's namespaces through the pidfd in one call (time
+//! namespace included) and checks it is in each of them; as the pid namespace only
 //! applies to children it forks again; the grandchild drops capabilities, sets the
-//! environment, no_new_privs, ids and stdio, and execs. The first child reports the
-//! grandchild's exit status back over a pipe, so the caller returns it (128+signal when
-//! killed). When any of our stdio is a terminal, a pty is allocated on the host and its
-//! slave replaces exactly those stdio fds that are terminals; the rest pass through.
+//! environment, no_new_privs, ids and stdio, keeps no fd but stdio and no inheritable or
+//! ambient capability, and execs. Any failure on the way aborts: the command never runs
+//! outside the container. The first child reports the grandchild's exit status back
+//! over a pipe, so the caller returns it (128+signal when killed). When any of our stdio
+//! is a terminal, a pty is allocated on the host and its slave replaces exactly those
+//! stdio fds that are terminals; the rest pass through.
+//!
+//! Against the container's processes (CVE-2019-5736, CVE-2016-9962): the tool runs from
+//! a sealed memfd copy of lxcrs ([`crate::rexec`], done by the tool's `main`), and is
+//! made non-dumpable before anything joins a namespace, so neither its binary nor its
+//! memory can be reached through `/proc` or ptrace until the command's exec.
 
 mod child;
 mod options;
