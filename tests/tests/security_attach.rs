@@ -74,7 +74,7 @@ fn attach_runs_sealed_and_hands_over_nothing_of_the_caller() {
     c.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = c.spawn().expect("run setpriv");
+    let child = c.spawn().expect("run setpriv");
     let attach = child.id();
 
     // While the command runs: lxc-attach and its first child are memfd-backed.
