@@ -7,7 +7,7 @@ PKGS="
   busybox-static debootstrap rsync acl attr uidmap iproute2 procps util-linux
   e2fsprogs btrfs-progs xz-utils tar nftables dnsmasq-base
   lxc lxc-templates distro-info
-  hyperfine python3
+  hyperfine python3 strace
 "
 missing=
 for p in $PKGS; do

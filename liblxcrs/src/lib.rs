@@ -21,6 +21,7 @@ pub mod monitor;
 pub mod names;
 pub mod partial;
 pub mod paths;
+pub mod rexec;
 mod runtime;
 mod snapshot;
 pub mod start;

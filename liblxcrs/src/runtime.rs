@@ -47,7 +47,9 @@ pub(crate) fn running_under_lxc(name: &str, lxc: &crate::commands::peer::PeerCre
 /// honoured only for root-owned paths nobody else can write ([`crate::paths::trusted_env_path`]),
 /// and the result is always absolute.
 pub fn monitor_binary() -> PathBuf {
-    if let Ok(exe) = std::fs::read_link("/proc/self/exe") {
+    // A sealed re-exec (`rexec`) runs from a memfd: look next to the original binary.
+    let exe = crate::rexec::original_exe().or_else(|| std::fs::read_link("/proc/self/exe").ok());
+    if let Some(exe) = exe {
         if let Some(dir) = exe.parent() {
             let p = dir.join("lxcrs-monitor");
             if p.is_file() {

@@ -59,6 +59,14 @@ fn main() {
         );
         std::process::exit(1);
     };
+    // Tools that enter a container run from a sealed memfd copy of this binary, so no
+    // container process can reach the host's file through /proc/PID/exe (CVE-2019-5736).
+    if matches!(tool.as_str(), "lxc-attach" | "lxc-execute") {
+        if let Err(e) = liblxcrs::rexec::ensure_sealed() {
+            eprintln!("{tool}: {e}");
+            std::process::exit(1);
+        }
+    }
     match TOOLS.iter().find(|(n, _)| *n == tool) {
         Some((_, entry)) => std::process::exit(entry(args)),
         None => {

@@ -33,71 +33,94 @@ fn fail(fd: &OwnedFd, msg: String) -> i32 {
     1
 }
 
-/// The namespaces of `pid` that differ from ours among those selected.
-fn ns_flags(pid: i32, sel: &super::NsSelect) -> CloneFlags {
-    let table = [
-        ("user", CloneFlags::CLONE_NEWUSER, sel.user),
-        ("mnt", CloneFlags::CLONE_NEWNS, sel.mount),
-        ("pid", CloneFlags::CLONE_NEWPID, sel.pid),
-        ("uts", CloneFlags::CLONE_NEWUTS, sel.uts),
-        ("ipc", CloneFlags::CLONE_NEWIPC, sel.ipc),
-        ("net", CloneFlags::CLONE_NEWNET, sel.net),
-        ("cgroup", CloneFlags::CLONE_NEWCGROUP, sel.cgroup),
-    ];
+/// The selectable namespaces: `/proc/PID/ns` name, flag, whether `sel` wants it, and the
+/// link that shows our own namespace of that kind once joined (`setns` of a pid namespace
+/// applies to children only).
+fn ns_table(sel: &super::NsSelect) -> [(&'static str, CloneFlags, bool, &'static str); 8] {
+    let time = CloneFlags::from_bits_retain(crate::start::syscall::CLONE_NEWTIME);
+    [
+        ("user", CloneFlags::CLONE_NEWUSER, sel.user, "user"),
+        ("mnt", CloneFlags::CLONE_NEWNS, sel.mount, "mnt"),
+        ("pid", CloneFlags::CLONE_NEWPID, sel.pid, "pid_for_children"),
+        ("uts", CloneFlags::CLONE_NEWUTS, sel.uts, "uts"),
+        ("ipc", CloneFlags::CLONE_NEWIPC, sel.ipc, "ipc"),
+        ("net", CloneFlags::CLONE_NEWNET, sel.net, "net"),
+        ("cgroup", CloneFlags::CLONE_NEWCGROUP, sel.cgroup, "cgroup"),
+        ("time", time, sel.time, "time"),
+    ]
+}
+
+/// A namespace as (device, inode) of its nsfs link.
+type NsId = (u64, u64);
+
+/// The flags to pass to `setns`, and for each selected namespace the link of ours to
+/// check afterwards with the namespace it must then show.
+type NsPlan = (CloneFlags, Vec<(&'static str, NsId)>);
+
+/// What joining init's namespaces has to do: the flags of the selected namespaces that
+/// differ from ours, and for every selected one the link to check afterwards and the
+/// namespace it must then show. Fails on any unreadable link: init exiting (a zombie has
+/// no links), rebooting or gone must abort the attach, never leave us in a host namespace.
+fn plan_namespaces(pid: i32, sel: &super::NsSelect) -> Result<NsPlan, String> {
+    let id = |p: String| -> Result<NsId, String> {
+        std::fs::metadata(&p)
+            .map(|m| (m.dev(), m.ino()))
+            .map_err(|e| format!("failed to read the namespace {p}: {e}"))
+    };
     let mut flags = CloneFlags::empty();
-    for (name, flag, wanted) in table {
+    let mut expect = Vec::new();
+    for (name, flag, wanted, after) in ns_table(sel) {
         if !wanted {
             continue;
         }
-        let ours = std::fs::metadata(format!("/proc/self/ns/{name}")).map(|m| m.ino());
-        let theirs = std::fs::metadata(format!("/proc/{pid}/ns/{name}")).map(|m| m.ino());
-        if let (Ok(a), Ok(b)) = (ours, theirs) {
-            if a != b {
-                flags |= flag;
-            }
+        let theirs = id(format!("/proc/{pid}/ns/{name}"))
+            .map_err(|e| format!("{e} (is the container's init exiting?)"))?;
+        let ours = id(format!("/proc/self/ns/{name}"))?;
+        // Entering our own user namespace is refused (EINVAL); the others would be no-ops.
+        if ours != theirs {
+            flags |= flag;
         }
+        expect.push((after, theirs));
     }
-    flags
+    Ok((flags, expect))
 }
 
-/// Enter all of `flags` at once through init's pidfd (Linux ≥ 5.8), else one by one
-/// through `/proc/PID/ns/*` (user first, so the others are permitted).
-fn enter_namespaces(t: &Target, flags: CloneFlags) -> Result<(), String> {
-    if flags.is_empty() {
-        return Ok(());
-    }
-    // SAFETY: setns on a pidfd we own with a valid flag set.
-    if unsafe { libc::setns(t.pidfd.as_raw_fd(), flags.bits()) } == 0 {
-        return Ok(());
-    }
-    let pidfd_err = std::io::Error::last_os_error();
-    if pidfd_err.raw_os_error() != Some(libc::EINVAL) {
-        return Err(format!(
-            "failed to enter the namespaces of init (pid {}): {pidfd_err}",
+/// Enter init's namespaces with one `setns` on its pidfd (Linux ≥ 5.8), then check that
+/// we are in each of them. Every failure is fatal.
+fn enter_namespaces(t: &Target, sel: &super::NsSelect) -> Result<(), String> {
+    // Our own ns links, through a directory fd opened now: after the mount namespace
+    // changes, /proc is the container's, where this process has no entry.
+    let own = std::fs::File::open("/proc/self/ns")
+        .map_err(|e| format!("failed to open /proc/self/ns: {e}"))?;
+    let (flags, expect) = plan_namespaces(t.pid, sel)?;
+    // The links read above were init's only if init still lives: the pidfd pins it, so a
+    // live pidfd now means the pid was not reused in between.
+    super::pidfd_alive(&t.pidfd).map_err(|e| {
+        format!(
+            "the container's init (pid {}) exited while attaching: {e}",
             t.pid
-        ));
-    }
-    let order = [
-        ("user", CloneFlags::CLONE_NEWUSER),
-        ("mnt", CloneFlags::CLONE_NEWNS),
-        ("pid", CloneFlags::CLONE_NEWPID),
-        ("uts", CloneFlags::CLONE_NEWUTS),
-        ("ipc", CloneFlags::CLONE_NEWIPC),
-        ("net", CloneFlags::CLONE_NEWNET),
-        ("cgroup", CloneFlags::CLONE_NEWCGROUP),
-    ];
-    // Open every fd before the first setns: after entering mnt, /proc is the container's.
-    let mut fds = Vec::new();
-    for (name, flag) in order {
-        if flags.contains(flag) {
-            let p = format!("/proc/{}/ns/{name}", t.pid);
-            let f = std::fs::File::open(&p).map_err(|e| format!("failed to open {p}: {e}"))?;
-            fds.push((name, flag, OwnedFd::from(f)));
+        )
+    })?;
+    if !flags.is_empty() {
+        // SAFETY: setns on a pidfd we own with a valid flag set.
+        if unsafe { libc::setns(t.pidfd.as_raw_fd(), flags.bits()) } != 0 {
+            return Err(format!(
+                "failed to enter the namespaces of init (pid {}): {} (lxc-attach needs Linux 5.8 or later)",
+                t.pid,
+                std::io::Error::last_os_error()
+            ));
         }
     }
-    for (name, flag, fd) in fds {
-        nix::sched::setns(&fd, flag)
-            .map_err(|e| format!("failed to enter the {name} namespace of init: {e}"))?;
+    for (link, want) in expect {
+        let got = nix::sys::stat::fstatat(&own, link, nix::fcntl::AtFlags::empty())
+            .map(|st| (st.st_dev, st.st_ino))
+            .map_err(|e| format!("failed to check our {link} namespace after joining: {e}"))?;
+        if got != want {
+            return Err(format!(
+                "after joining init (pid {}), our {link} namespace is not the container's",
+                t.pid
+            ));
+        }
     }
     Ok(())
 }
@@ -126,8 +149,7 @@ pub(super) fn first(
         .and_then(|s| s.trim().parse::<u32>().ok())
         .unwrap_or(40);
     let env: Vec<(String, String)> = std::env::vars().collect();
-    let flags = ns_flags(t.pid, &opts.namespaces);
-    if let Err(msg) = enter_namespaces(t, flags) {
+    if let Err(msg) = enter_namespaces(t, &opts.namespaces) {
         return fail(report_fd, msg);
     }
     // SAFETY: single-threaded child of a single-threaded process.
@@ -246,6 +268,12 @@ fn second(
     if let Err(e) = nix::unistd::setresuid(uid.into(), uid.into(), uid.into()) {
         return format!("failed to switch to uid {uid}: {e}");
     }
+    if let Err(e) = check_ids(uid, gid) {
+        return e;
+    }
+    if let Err(e) = limit_caps() {
+        return e;
+    }
     let argv: Vec<String> = if argv.is_empty() {
         vec![login_shell(uid)]
     } else {
@@ -255,7 +283,7 @@ fn second(
     // A cleared environment still needs a HOME (the user's, from the container's
     // passwd) and a TERM when there is a terminal, or shells and tools misbehave.
     if !env.iter().any(|(k, _)| k == "HOME") {
-        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let passwd = read_passwd();
         env.push((
             "HOME".into(),
             home_of(&passwd, uid).unwrap_or_else(|| "/".into()),
@@ -266,7 +294,75 @@ fn second(
     {
         env.push(("TERM".into(), "linux".into()));
     }
+    // Only stdio reaches the command: not the caller's other fds, nor ours.
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range only changes the flags of this process's fds.
+    if unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) } != 0 {
+        return format!(
+            "failed to mark inherited fds close-on-exec: {}",
+            std::io::Error::last_os_error()
+        );
+    }
     exec(&argv, &env)
+}
+
+/// The ids really are the ones asked for, in the container's user namespace (a uid that
+/// the container does not map would show as the overflow id).
+fn check_ids(uid: u32, gid: u32) -> Result<(), String> {
+    let u = nix::unistd::getresuid().map_err(|e| format!("failed to read our uids: {e}"))?;
+    let g = nix::unistd::getresgid().map_err(|e| format!("failed to read our gids: {e}"))?;
+    let uids = [u.real, u.effective, u.saved].map(|x| x.as_raw());
+    let gids = [g.real, g.effective, g.saved].map(|x| x.as_raw());
+    if uids != [uid; 3] || gids != [gid; 3] {
+        return Err(format!(
+            "after switching to uid {uid}/gid {gid} in the container we are uids {uids:?}, gids {gids:?}: is the id mapped in the container?"
+        ));
+    }
+    Ok(())
+}
+
+/// Capabilities before exec: none ambient or inheritable (so exec cannot bring back a
+/// dropped one), and a permitted = effective set within the bounding set (the container's
+/// `lxc.cap.drop`/`keep`, applied above).
+fn limit_caps() -> Result<(), String> {
+    use caps::CapSet;
+    let err = |what: &str, e: caps::errors::CapsError| format!("failed to {what}: {e}");
+    caps::clear(None, CapSet::Ambient).map_err(|e| err("clear the ambient capabilities", e))?;
+    let bounding =
+        caps::read(None, CapSet::Bounding).map_err(|e| err("read the bounding capabilities", e))?;
+    let permitted = caps::read(None, CapSet::Permitted)
+        .map_err(|e| err("read the permitted capabilities", e))?;
+    let keep: caps::CapsHashSet = permitted.intersection(&bounding).copied().collect();
+    caps::clear(None, CapSet::Inheritable)
+        .map_err(|e| err("clear the inheritable capabilities", e))?;
+    caps::set(None, CapSet::Effective, &keep)
+        .map_err(|e| err("set the effective capabilities", e))?;
+    caps::set(None, CapSet::Permitted, &keep).map_err(|e| err("set the permitted capabilities", e))
+}
+
+/// Most of a passwd file we read: a bigger one is not a passwd file.
+const PASSWD_MAX: u64 = 4 << 20;
+
+/// The container's `/etc/passwd`, or "" when it is not a plain file of sane size. The
+/// container controls it: a FIFO must not hang us, `-> /dev/zero` not eat our memory.
+fn read_passwd() -> String {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(f) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY)
+        .open("/etc/passwd")
+    else {
+        return String::new();
+    };
+    if !f.metadata().is_ok_and(|m| m.file_type().is_file()) {
+        return String::new();
+    }
+    let mut buf = Vec::new();
+    if f.take(PASSWD_MAX).read_to_end(&mut buf).is_err() {
+        return String::new();
+    }
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 /// The home directory of `uid` in a passwd text.
@@ -279,8 +375,7 @@ pub(super) fn home_of(passwd: &str, uid: u32) -> Option<String> {
 
 /// The user's shell from the container's /etc/passwd, else /bin/sh.
 fn login_shell(uid: u32) -> String {
-    let text = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    shell_of(&text, uid).unwrap_or_else(|| "/bin/sh".to_string())
+    shell_of(&read_passwd(), uid).unwrap_or_else(|| "/bin/sh".to_string())
 }
 
 pub(super) fn shell_of(passwd: &str, uid: u32) -> Option<String> {
@@ -358,6 +453,28 @@ fn exec(argv: &[String], env: &[(String, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dead_or_zombie_init_has_no_namespace_plan() {
+        // SAFETY: the test child only calls _exit (async-signal-safe), though the test
+        // harness is multi-threaded.
+        let child = match unsafe { fork() }.unwrap() {
+            // SAFETY: leave at once, running nothing of the parent's state.
+            ForkResult::Child => unsafe { libc::_exit(0) },
+            ForkResult::Parent { child } => child,
+        };
+        // A zombie until reaped: its ns links are gone.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let sel = super::super::NsSelect::default();
+        let err = plan_namespaces(child.as_raw(), &sel).unwrap_err();
+        assert!(err.contains("/ns/"), "{err}");
+        let _ = waitpid(child, None);
+        assert!(plan_namespaces(child.as_raw(), &sel).is_err());
+        // Ourselves: every namespace is the same, nothing to enter, all to check.
+        let (flags, expect) = plan_namespaces(std::process::id() as i32, &sel).unwrap();
+        assert!(flags.is_empty());
+        assert_eq!(expect.len(), 8);
+    }
 
     #[test]
     fn passwd_shell() {

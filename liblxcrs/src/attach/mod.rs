@@ -1,13 +1,22 @@
 //! `lxc-attach`: run a command inside a running container.
 //!
-//! Recipe (contract §1.1): ask the monitor for init's pidfd and the payload cgroup; fork;
-//! the child enters the payload cgroup (from the host's view of cgroupfs), then `setns`
-//! into init's namespaces through the pidfd in one call; as the pid namespace only
+//! Recipe (contract §1.1): ask the monitor for init's pid, pidfd and the payload cgroup
+//! (the pidfd must be that pid's and alive, every config item must come back, or the
+//! attach stops); fork; the child enters the payload cgroup (from the host's view of
+//! cgroupfs), then `setns` into init's namespaces through the pidfd in one call (time
+//! namespace included) and checks it is in each of them; as the pid namespace only
 //! applies to children it forks again; the grandchild drops capabilities, sets the
-//! environment, no_new_privs, ids and stdio, and execs. The first child reports the
-//! grandchild's exit status back over a pipe, so the caller returns it (128+signal when
-//! killed). When any of our stdio is a terminal, a pty is allocated on the host and its
-//! slave replaces exactly those stdio fds that are terminals; the rest pass through.
+//! environment, no_new_privs, ids and stdio, keeps no fd but stdio and no inheritable or
+//! ambient capability, and execs. Any failure on the way aborts: the command never runs
+//! outside the container. The first child reports the grandchild's exit status back
+//! over a pipe, so the caller returns it (128+signal when killed). When any of our stdio
+//! is a terminal, a pty is allocated on the host and its slave replaces exactly those
+//! stdio fds that are terminals; the rest pass through.
+//!
+//! Against the container's processes (CVE-2019-5736, CVE-2016-9962): the tool runs from
+//! a sealed memfd copy of lxcrs ([`crate::rexec`], done by the tool's `main`), and is
+//! made non-dumpable before anything joins a namespace, so neither its binary nor its
+//! memory can be reached through `/proc` or ptrace until the command's exec.
 
 mod child;
 mod options;
@@ -15,7 +24,7 @@ mod options;
 pub use options::{AttachOptions, Elevated, EnvPolicy, NsSelect};
 
 use std::io::Read;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use nix::fcntl::OFlag;
@@ -88,6 +97,7 @@ fn target(c: &Container, opts: &AttachOptions) -> Result<Target, AttachError> {
     let mon = |what| move |source| AttachError::Monitor { what, source };
     let pid = client.init_pid().map_err(mon("init's pid"))?;
     let pidfd = client.init_pidfd().map_err(mon("init's pidfd"))?;
+    check_pidfd(&name, pid, &pidfd)?;
     let cgroups = if opts.elevated.cgroup {
         None
     } else {
@@ -100,8 +110,10 @@ fn target(c: &Container, opts: &AttachOptions) -> Result<Target, AttachError> {
             _ => None,
         }
     };
-    let item = |k: &str| client.config_item(k).unwrap_or_default();
-    let keep = item("lxc.cap.keep");
+    // Any error fails the attach: only a successful empty answer means "unset", or a
+    // monitor in trouble would hand us no cap drop, no seccomp and no no_new_privs.
+    let item = |k: &'static str| client.config_item(k).map_err(mon(k));
+    let keep = item("lxc.cap.keep")?;
     let cap_keep = if keep.trim().is_empty() {
         None
     } else if keep.trim() == "none" {
@@ -109,7 +121,7 @@ fn target(c: &Container, opts: &AttachOptions) -> Result<Target, AttachError> {
     } else {
         Some(caps_of(&keep))
     };
-    let profile = item("lxc.seccomp.profile");
+    let profile = item("lxc.seccomp.profile")?;
     let seccomp = if opts.elevated.lsm || profile.trim().is_empty() {
         None
     } else {
@@ -124,14 +136,70 @@ fn target(c: &Container, opts: &AttachOptions) -> Result<Target, AttachError> {
         pid,
         pidfd,
         cgroups,
-        cap_drop: caps_of(&item("lxc.cap.drop")),
+        cap_drop: caps_of(&item("lxc.cap.drop")?),
         cap_keep,
-        no_new_privs: item("lxc.no_new_privs").trim() == "1",
+        no_new_privs: item("lxc.no_new_privs")?.trim() == "1",
     })
+}
+
+/// The pid in a pidfd's `/proc/self/fdinfo` entry (`Pid:`; -1 once the process is gone,
+/// Linux ≥ 5.14 also 0 when it lives in no pid namespace of ours).
+fn fdinfo_pid(text: &str) -> Option<i32> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The pidfd the monitor handed us must be init's, alive, and have the pid it told us:
+/// the two come from separate requests, and a reboot or an exit in between would make us
+/// join the wrong process's namespaces (or none).
+pub(crate) fn check_pidfd(name: &str, pid: i32, pidfd: &OwnedFd) -> Result<(), AttachError> {
+    let bad = |why: String| {
+        AttachError::Child(format!(
+            "refusing to attach to {name}: {why} (the container may be stopping or rebooting; retry)"
+        ))
+    };
+    let path = format!("/proc/self/fdinfo/{}", pidfd.as_fd().as_raw_fd());
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| bad(format!("cannot read {path}: {e}")))?;
+    match fdinfo_pid(&text) {
+        Some(p) if p == pid && p > 0 => {}
+        Some(p) => {
+            return Err(bad(format!(
+                "the monitor's pidfd is for pid {p}, not init's pid {pid}"
+            )))
+        }
+        None => return Err(bad(format!("{path} names no pid: not a pidfd"))),
+    }
+    pidfd_alive(pidfd).map_err(|e| bad(format!("init (pid {pid}) is gone: {e}")))
+}
+
+/// `pidfd_send_signal(fd, 0)`: Ok while the process exists.
+pub(crate) fn pidfd_alive(pidfd: &OwnedFd) -> Result<(), nix::Error> {
+    // SAFETY: signal 0 through a pidfd we own; no info pointer.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_fd().as_raw_fd(),
+            0,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    nix::errno::Errno::result(r).map(drop)
 }
 
 /// Runs `argv` in the container; returns its exit status (128+signal when killed).
 pub fn attach(c: &Container, opts: &AttachOptions, argv: &[String]) -> Result<i32, AttachError> {
+    // Not dumpable from here to the command's exec (inherited by both children): no
+    // container process may ptrace us or open our /proc files while we hold host
+    // credentials and fds inside its namespaces (CVE-2016-9962 class).
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        return Err(sys("make lxc-attach non-dumpable")(
+            nix::errno::Errno::last(),
+        ));
+    }
     let t = target(c, opts)?;
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
@@ -150,20 +218,28 @@ pub fn attach(c: &Container, opts: &AttachOptions, argv: &[String]) -> Result<i3
             stderr.as_fd()
         };
         let ws = term::winsize(src);
-        Some(
-            nix::pty::openpty(
-                ws.as_ref()
-                    .map(|w| nix::pty::Winsize {
-                        ws_row: w.ws_row,
-                        ws_col: w.ws_col,
-                        ws_xpixel: 0,
-                        ws_ypixel: 0,
-                    })
-                    .as_ref(),
-                None,
-            )
-            .map_err(sys("allocate a pty"))?,
+        let pty = nix::pty::openpty(
+            ws.as_ref()
+                .map(|w| nix::pty::Winsize {
+                    ws_row: w.ws_row,
+                    ws_col: w.ws_col,
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                })
+                .as_ref(),
+            None,
         )
+        .map_err(sys("allocate a pty"))?;
+        // glibc's openpty sets no CLOEXEC: neither end may reach the command by accident
+        // (the child dup2s the slave onto its stdio, which clears the flag there).
+        for fd in [&pty.master, &pty.slave] {
+            nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )
+            .map_err(sys("mark the pty close-on-exec"))?;
+        }
+        Some(pty)
     } else {
         None
     };
@@ -336,6 +412,15 @@ mod tests {
             .to_string()
             .contains("setns"));
         assert!(interpret("", None).is_err());
+    }
+
+    #[test]
+    fn fdinfo() {
+        let text =
+            "pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\nPid:\t4242\nNSpid:\t4242\t1\n";
+        assert_eq!(fdinfo_pid(text), Some(4242));
+        assert_eq!(fdinfo_pid("Pid:\t-1\n"), Some(-1));
+        assert_eq!(fdinfo_pid("pos:\t0\n"), None);
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub struct NsSelect {
     pub user: bool,
     pub net: bool,
     pub cgroup: bool,
+    /// The time namespace (`lxc.time.offset.*`).
+    pub time: bool,
 }
 
 impl Default for NsSelect {
@@ -24,6 +26,7 @@ impl Default for NsSelect {
             user: true,
             net: true,
             cgroup: true,
+            time: true,
         }
     }
 }
@@ -39,6 +42,7 @@ impl NsSelect {
             user: false,
             net: false,
             cgroup: false,
+            time: false,
         };
         for part in s.split('|').map(str::trim) {
             match part.to_ascii_uppercase().as_str() {
@@ -49,7 +53,8 @@ impl NsSelect {
                 "USER" => n.user = true,
                 "NETWORK" | "NET" => n.net = true,
                 "CGROUP" => n.cgroup = true,
-                _ => return Err(format!("invalid namespace {part:?}: expected MOUNT, PID, UTSNAME, IPC, USER or NETWORK")),
+                "TIME" => n.time = true,
+                _ => return Err(format!("invalid namespace {part:?}: expected MOUNT, PID, UTSNAME, IPC, USER, NETWORK, CGROUP or TIME")),
             }
         }
         Ok(n)

@@ -54,6 +54,19 @@ pub(crate) fn main(child: Child) -> ! {
         seccomp,
         hook_ctx,
     } = child;
+    // lxc-execute's PID 1 is the static lxcrs-init, exec'd from a sealed memfd.
+    let init_exe = if execute {
+        match init::sealed_init() {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                chan.send_error(&e);
+                // SAFETY: _exit ends this copy of the monitor without its atexit handlers.
+                unsafe { libc::_exit(1) }
+            }
+        }
+    } else {
+        None
+    };
     match run(
         spec,
         &chan,
@@ -63,8 +76,10 @@ pub(crate) fn main(child: Child) -> ! {
         seccomp.as_ref(),
         &hook_ctx,
     ) {
-        Ok(env) if execute => init::run(chan, || exec(argv, &env)),
-        Ok(env) => chan.send_error(&exec(argv, &env)),
+        Ok(env) => match &init_exe {
+            Some(exe) => chan.send_error(&init::exec_init(&chan, exe, argv, &env)),
+            None => chan.send_error(&exec(argv, &env)),
+        },
         Err(e) => {
             super::debug(&format!("child failed: {e}"));
             chan.send_error(&e)

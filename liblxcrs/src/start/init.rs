@@ -1,113 +1,79 @@
-//! The built-in minimal init of `lxc-execute` (LXC's `lxc-init`): PID 1 forks the
-//! command, forwards the usual termination and user signals to it, reaps every process
-//! that gets reparented to it, and exits with the command's status (128+signal when it
-//! was killed).
+//! The minimal init of `lxc-execute` (LXC's `lxc-init`): PID 1 forks the command,
+//! forwards the usual termination and user signals to it, reaps every process that gets
+//! reparented to it, and exits with the command's status (128+signal when it was killed).
+//!
+//! PID 1 must not stay a fork of the monitor: that copy would hold the monitor's fds
+//! (command socket, cgroup directories, console log), its full permitted capabilities,
+//! and `/proc/1/exe` would lead to the host's `lxcrs-monitor`. So the start child, once
+//! set up, execs `lxcrs-init` (`init.c`, built static by `build.rs` and embedded here:
+//! inside the container the host's dynamic loader is out of reach) from a sealed memfd
+//! ([`crate::rexec`]), with every fd closed but stdio and the start socket, and no
+//! ambient or inheritable capability.
 
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{fork, ForkResult, Pid};
+use std::ffi::CString;
+use std::os::fd::{BorrowedFd, OwnedFd};
 
 use super::protocol::ChildEnd;
 use super::StartError;
 
-/// Signals forwarded to the command.
-const FORWARD: [Signal; 9] = [
-    Signal::SIGTERM,
-    Signal::SIGINT,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGPWR,
-    Signal::SIGCONT,
-    Signal::SIGWINCH,
-];
+/// The static `lxcrs-init` binary.
+static INIT_BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/lxcrs-init"));
 
-/// The exit code for a finished command.
-pub fn exit_code(status: WaitStatus) -> Option<i32> {
-    match status {
-        WaitStatus::Exited(_, code) => Some(code),
-        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
-        _ => None,
-    }
+/// A sealed memfd holding `lxcrs-init`, to [`exec_init`] later (made before the rootfs
+/// is pivoted to, while `memfd_create` and the host are certainly usable).
+pub(crate) fn sealed_init() -> Result<OwnedFd, StartError> {
+    crate::rexec::sealed_memfd("lxcrs-init", INIT_BINARY).map_err(StartError::Message)
 }
 
-/// Become the init: fork `exec` (which execs the command and only returns an error),
-/// then supervise. The command keeps the start socket until its exec closes it (CLOEXEC),
-/// so exec failures still reach the monitor; PID 1 closes its copy.
-pub fn run(sync: ChildEnd, exec: impl FnOnce() -> StartError) -> ! {
-    let mut watched = SigSet::empty();
-    for s in FORWARD {
-        watched.add(s);
-    }
-    watched.add(Signal::SIGCHLD);
-    // Block first so no signal is lost between fork and the wait loop.
-    let mut old = SigSet::empty();
-    if let Err(e) =
-        nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&watched), Some(&mut old))
-    {
-        fail(
-            &sync,
-            StartError::sys("block signals in the execute init", e),
-        );
-    }
-    // SAFETY: the child is single-threaded (it was created by clone3 from the monitor,
-    // which keeps no threads across the start), so it may run arbitrary code after fork.
-    let forked = match unsafe { fork() } {
-        Ok(f) => f,
-        Err(e) => fail(
-            &sync,
-            StartError::sys("fork the command in the execute init", e),
-        ),
+/// The start child's last step in execute mode: exec `exe` ([`sealed_init`]) as the
+/// init of `argv` (`lxcrs-init START_FD -- CMD...`, environment `env`). Returns only
+/// the error.
+pub(crate) fn exec_init(
+    chan: &ChildEnd,
+    exe: &OwnedFd,
+    argv: &[String],
+    env: &[(String, String)],
+) -> StartError {
+    let cstr = |s: &str| {
+        CString::new(s).map_err(|_| StartError::config("init command", s, "contains a NUL byte"))
     };
-    match forked {
-        ForkResult::Child => {
-            let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
-            fail(&sync, exec())
-        }
-        ForkResult::Parent { child } => {
-            drop(sync);
-            supervise(child, &watched)
-        }
+    let fd = chan.as_raw_fd();
+    let mut args = vec!["lxcrs-init".to_string(), fd.to_string(), "--".into()];
+    args.extend(argv.iter().cloned());
+    let args: Result<Vec<CString>, StartError> = args.iter().map(|a| cstr(a)).collect();
+    let envs: Result<Vec<CString>, StartError> =
+        env.iter().map(|(k, v)| cstr(&format!("{k}={v}"))).collect();
+    let (args, envs) = match (args, envs) {
+        (Ok(a), Ok(e)) => (a, e),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    if argv.is_empty() {
+        return StartError::config("init command", "", "empty command");
     }
-}
-
-/// Report `err` to the monitor and exit.
-fn fail(sync: &ChildEnd, err: StartError) -> ! {
-    sync.send_error(&err);
-    // SAFETY: _exit ends this process without running the monitor's atexit handlers or
-    // flushing buffers that belong to the monitor.
-    unsafe { libc::_exit(127) }
-}
-
-fn supervise(child: Pid, watched: &SigSet) -> ! {
-    let mut status = None;
-    loop {
-        let sig = match watched.wait() {
-            Ok(s) => s,
-            Err(_) => continue,
-        };
-        if sig != Signal::SIGCHLD {
-            let _ = nix::sys::signal::kill(child, sig);
-            continue;
-        }
-        // Reap everything that exited: the command and any orphan.
-        loop {
-            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(ws) => {
-                    if ws.pid() == Some(child) {
-                        status = exit_code(ws);
-                    }
-                }
-            }
-        }
-        if let Some(code) = status {
-            // Exiting as PID 1 takes down the rest of the pid namespace.
-            // SAFETY: plain process exit of PID 1 of the container.
-            unsafe { libc::_exit(code) }
-        }
+    // Exec as root recomputes permitted = inheritable | bounding: with no inheritable or
+    // ambient capability, init keeps exactly the bounding set (lxc.cap.drop/keep).
+    if let Err(e) = caps::clear(None, caps::CapSet::Ambient)
+        .and_then(|()| caps::clear(None, caps::CapSet::Inheritable))
+    {
+        return StartError::Message(format!(
+            "failed to clear the ambient and inheritable capabilities of init: {e}"
+        ));
     }
+    // The start socket survives the exec (the command's exec failure reaches the monitor
+    // through it); every other fd is close-on-exec already (`child::prepare_exec`), and
+    // lxcrs-init closes all but stdio and this one again.
+    // SAFETY: the start socket stays open for the duration of this borrow.
+    let sock = unsafe { BorrowedFd::borrow_raw(fd) };
+    if let Err(e) = nix::fcntl::fcntl(
+        sock,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    ) {
+        return StartError::sys("keep the start socket open for lxcrs-init", e);
+    }
+    let err = crate::rexec::exec_fd(exe, &args, &envs);
+    StartError::Message(format!(
+        "failed to exec lxcrs-init (the execute init, from a sealed memfd): {err}"
+    ))
 }
 
 #[cfg(test)]
@@ -115,13 +81,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exit_codes() {
-        let p = Pid::from_raw(5);
-        assert_eq!(exit_code(WaitStatus::Exited(p, 3)), Some(3));
-        assert_eq!(
-            exit_code(WaitStatus::Signaled(p, Signal::SIGTERM, false)),
-            Some(143)
-        );
-        assert_eq!(exit_code(WaitStatus::StillAlive), None);
+    fn embedded_init_is_a_static_elf() {
+        assert_eq!(&INIT_BINARY[..4], b"\x7fELF");
+        // No PT_INTERP (3) program header: static, runs without the host's loader.
+        let phoff = u64::from_le_bytes(INIT_BINARY[0x20..0x28].try_into().unwrap()) as usize;
+        let phentsize = u16::from_le_bytes([INIT_BINARY[0x36], INIT_BINARY[0x37]]) as usize;
+        let phnum = u16::from_le_bytes([INIT_BINARY[0x38], INIT_BINARY[0x39]]) as usize;
+        for i in 0..phnum {
+            let off = phoff + i * phentsize;
+            let kind = u32::from_le_bytes(INIT_BINARY[off..off + 4].try_into().unwrap());
+            assert_ne!(kind, 3, "lxcrs-init has an ELF interpreter");
+        }
+        let fd = sealed_init().unwrap();
+        let copy = std::fs::read(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&fd)
+        ))
+        .unwrap();
+        assert!(copy == INIT_BINARY);
     }
 }
