@@ -197,11 +197,6 @@ pub(crate) fn raise_nofile_limit() {
     });
 }
 
-/// The error for a walk that ran out of descriptors.
-pub(crate) fn is_emfile(e: &io::Error) -> bool {
-    e.raw_os_error() == Some(libc::EMFILE)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
