@@ -12,8 +12,8 @@ use std::os::fd::BorrowedFd;
 
 use nix::sys::stat::FileStat;
 
-use crate::fdwalk::postorder::{walk_below, Leaf, Leave, Visit};
 use crate::fdwalk;
+use crate::fdwalk::postorder::{walk_below, Leaf, Leave, Visit};
 use crate::kind::{is_btrfs_subvolume, is_on_btrfs, Kind};
 use crate::{remove, BackingStore, Capabilities, CreateSpec, StorageError};
 

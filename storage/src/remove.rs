@@ -12,8 +12,8 @@ use nix::errno::Errno;
 use nix::sys::stat::FileStat;
 use nix::unistd::{unlinkat, UnlinkatFlags};
 
-use crate::fdwalk::postorder::{walk_below, Leaf, Leave, Visit};
 use crate::fdwalk;
+use crate::fdwalk::postorder::{walk_below, Leaf, Leave, Visit};
 use crate::StorageError;
 
 /// Removes `path` and everything below it. Symlinks are removed, not followed. A
@@ -65,7 +65,8 @@ pub fn remove_tree_onedev(path: &Path) -> Result<(), StorageError> {
 /// Removes everything inside the open directory `root` (shown as `shown`), on its
 /// device only.
 pub(crate) fn empty_dir(root: OwnedFd, shown: &Path) -> Result<(), StorageError> {
-    let st = nix::sys::stat::fstat(&root).map_err(|e| StorageError::io("inspect", shown, e.into()))?;
+    let st =
+        nix::sys::stat::fstat(&root).map_err(|e| StorageError::io("inspect", shown, e.into()))?;
     walk_below(root, shown, &mut Remover { dev: st.st_dev })
 }
 
@@ -113,7 +114,12 @@ impl Visit for Remover {
         Ok(())
     }
 
-    fn leaf(&mut self, dir: BorrowedFd<'_>, name: &OsStr, shown: &Path) -> Result<Leaf, StorageError> {
+    fn leaf(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &OsStr,
+        shown: &Path,
+    ) -> Result<Leaf, StorageError> {
         unlink(dir, name, shown)
     }
 

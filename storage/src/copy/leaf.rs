@@ -104,8 +104,14 @@ fn node(dir: &DirNode<'_>, name: &OsStr, st: &FileStat) -> Result<bool, StorageE
     } else {
         0
     };
-    mknodat(dir.dst.as_fd(), name, kind, Mode::from_bits_truncate(0o600), rdev)
-        .map_err(|e| StorageError::write("create device node", &dp, e.into()))?;
+    mknodat(
+        dir.dst.as_fd(),
+        name,
+        kind,
+        Mode::from_bits_truncate(0o600),
+        rdev,
+    )
+    .map_err(|e| StorageError::write("create device node", &dp, e.into()))?;
     meta::apply_at(st, dir.src.as_fd(), dir.dst.as_fd(), name, &sp, &dp)?;
     Ok(true)
 }

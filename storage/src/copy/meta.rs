@@ -10,7 +10,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use nix::fcntl::AtFlags;
-use nix::sys::stat::{fchmodat, futimens, utimensat, FchmodatFlags, FileStat, Mode, UtimensatFlags};
+use nix::sys::stat::{
+    fchmodat, futimens, utimensat, FchmodatFlags, FileStat, Mode, UtimensatFlags,
+};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{fchownat, Gid, Uid};
 
@@ -49,7 +51,8 @@ pub(crate) fn apply_fd(
             .map_err(|err| xattr_error(dst_path, &name, err))?;
     }
     let (a, m) = times(st);
-    futimens(dst, &a, &m).map_err(|err| StorageError::write("set the times of", dst_path, err.into()))
+    futimens(dst, &a, &m)
+        .map_err(|err| StorageError::write("set the times of", dst_path, err.into()))
 }
 
 /// Owner, mode, xattrs and times of the entry `name` of the open directory `ddir`,
@@ -103,7 +106,13 @@ fn copy_xattrs_at(
         Ok(n) => n,
         // Gone meanwhile (a running source): nothing to copy.
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-        Err(e) => return Err(StorageError::io("list the extended attributes of", src_path, e)),
+        Err(e) => {
+            return Err(StorageError::io(
+                "list the extended attributes of",
+                src_path,
+                e,
+            ))
+        }
     };
     for xname in names {
         let Some(value) = xattr::get(&src, &xname)

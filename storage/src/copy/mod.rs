@@ -17,10 +17,10 @@
 //! made (see `node.rs`).
 
 mod data;
-mod meta;
-mod progress;
 mod leaf;
+mod meta;
 mod node;
+mod progress;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
@@ -157,7 +157,10 @@ struct Link<'a> {
 fn open_side(path: &Path, what: &'static str) -> Result<File, StorageError> {
     match fdwalk::open_root(path) {
         Ok(fd) => Ok(File::from(fd)),
-        Err(e) if what == "source" && matches!(e.raw_os_error(), Some(libc::ENOTDIR | libc::ELOOP)) => {
+        Err(e)
+            if what == "source"
+                && matches!(e.raw_os_error(), Some(libc::ENOTDIR | libc::ELOOP)) =>
+        {
             Err(StorageError::Invalid(format!(
                 "copy source {} is not a directory",
                 path.display()
@@ -178,7 +181,8 @@ fn open_side(path: &Path, what: &'static str) -> Result<File, StorageError> {
 fn run(src: &Path, dst: &Path, opts: &CopyOptions) -> Result<CopyStats, StorageError> {
     let sroot = open_side(src, "source")?;
     let droot = open_side(dst, "destination")?;
-    let st = nix::sys::stat::fstat(&sroot).map_err(|e| StorageError::io("inspect", src, e.into()))?;
+    let st =
+        nix::sys::stat::fstat(&sroot).map_err(|e| StorageError::io("inspect", src, e.into()))?;
     let shared = Shared::new(src, dst, opts.reflink);
     shared.entries.fetch_add(1, Ordering::Relaxed);
     let root = Arc::new(DirNode {

@@ -84,7 +84,10 @@ impl Drop for DirNode<'_> {
         if self.shared.failed() {
             return;
         }
-        let (sp, dp) = (self.shared.src.join(&self.rel), self.shared.dst.join(&self.rel));
+        let (sp, dp) = (
+            self.shared.src.join(&self.rel),
+            self.shared.dst.join(&self.rel),
+        );
         if let Err(e) = meta::apply_fd(&self.st, &self.src, &sp, &self.dst, &dp) {
             self.shared.fail(e);
         }

@@ -26,8 +26,8 @@ impl Display {
             None => "{msg} {spinner} {binary_bytes} {binary_bytes_per_sec}",
         };
         let style = ProgressStyle::with_template(template)
-        .map(|s| s.progress_chars("=> "))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_message(label.to_string());
         Display(Some(bar))

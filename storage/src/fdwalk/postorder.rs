@@ -29,11 +29,14 @@ pub(crate) enum Leave {
 /// The callbacks of a post-order walk. `shown` is the path for messages only.
 pub(crate) trait Visit {
     /// About to enter the directory `st` (below one on `parent_dev`); an error stops.
-    fn enter(&mut self, shown: &Path, st: &FileStat, parent_dev: u64)
-        -> Result<(), StorageError>;
+    fn enter(&mut self, shown: &Path, st: &FileStat, parent_dev: u64) -> Result<(), StorageError>;
     /// A non-directory `name` of `dir`.
-    fn leaf(&mut self, dir: BorrowedFd<'_>, name: &OsStr, shown: &Path)
-        -> Result<Leaf, StorageError>;
+    fn leaf(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &OsStr,
+        shown: &Path,
+    ) -> Result<Leaf, StorageError>;
     /// The directory `name` of `parent` (`st`), after all its entries.
     fn leave(
         &mut self,
@@ -63,8 +66,10 @@ struct Frame {
 const RETRIES: u32 = 16;
 
 fn frame(fd: OwnedFd, name: OsString, shown: PathBuf) -> Result<Frame, StorageError> {
-    let st = nix::sys::stat::fstat(&fd).map_err(|e| StorageError::io("inspect", &shown, e.into()))?;
-    let names = read_names(fd.as_fd()).map_err(|e| StorageError::io("read directory", &shown, e))?;
+    let st =
+        nix::sys::stat::fstat(&fd).map_err(|e| StorageError::io("inspect", &shown, e.into()))?;
+    let names =
+        read_names(fd.as_fd()).map_err(|e| StorageError::io("read directory", &shown, e))?;
     Ok(Frame {
         fd,
         st,
@@ -91,8 +96,16 @@ pub(crate) fn walk_below(
                 return Ok(());
             }
             let Some(done) = stack.pop() else { break };
-            let Some(parent) = stack.last_mut() else { break };
-            let r = v.leave(parent.fd.as_fd(), &done.name, &done.st, parent.st.st_dev, &done.shown)?;
+            let Some(parent) = stack.last_mut() else {
+                break;
+            };
+            let r = v.leave(
+                parent.fd.as_fd(),
+                &done.name,
+                &done.st,
+                parent.st.st_dev,
+                &done.shown,
+            )?;
             if let Leave::Again = r {
                 if done.again >= RETRIES {
                     return Err(StorageError::Invalid(format!(
