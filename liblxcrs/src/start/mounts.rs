@@ -438,8 +438,14 @@ mod tests {
         .unwrap_err();
         let msg = e.to_string();
         assert!(matches!(e, StartError::UnsafeTarget { .. }), "{msg}");
-        assert!(msg.contains("data/sub srv none"), "the entry is not named: {msg}");
-        assert!(msg.contains("relative source /r/data is a symlink"), "{msg}");
+        assert!(
+            msg.contains("data/sub srv none"),
+            "the entry is not named: {msg}"
+        );
+        assert!(
+            msg.contains("relative source /r/data is a symlink"),
+            "{msg}"
+        );
         assert!(sys.ops.borrow().is_empty());
     }
 
@@ -483,6 +489,9 @@ mod tests {
             &entry("srv/../../etc srv none bind,relative 0 0"),
         )
         .unwrap_err();
-        assert!(e.to_string().contains("leaves the container's rootfs"), "{e}");
+        assert!(
+            e.to_string().contains("leaves the container's rootfs"),
+            "{e}"
+        );
     }
 }
