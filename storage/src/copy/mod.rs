@@ -143,8 +143,12 @@ fn undo(dst: &Path, before: &HashSet<OsString>) {
     }
 }
 
-/// Jobs queued for the workers at most: each holds its directory (two descriptors) open.
-const QUEUE: usize = 512;
+/// Batches queued for the workers at most: each holds its directory (two descriptors)
+/// open.
+const QUEUE: usize = 256;
+
+/// Entries of one directory handed to a worker at once (one wake-up per batch).
+const BATCH: usize = 64;
 
 /// A second (or later) name of a hard-linked inode, made once the workers are done.
 struct Link<'a> {
@@ -192,7 +196,7 @@ fn run(src: &Path, dst: &Path, opts: &CopyOptions) -> Result<CopyStats, StorageE
         rel: PathBuf::new(),
         shared: &shared,
     });
-    let (tx, rx) = mpsc::sync_channel::<Job<'_>>(QUEUE);
+    let (tx, rx) = mpsc::sync_channel::<Vec<Job<'_>>>(QUEUE);
     let rx = Mutex::new(rx);
     let display = progress::Display::new(opts.progress, None, "copying rootfs");
     let done = AtomicBool::new(false);
@@ -264,20 +268,22 @@ fn run(src: &Path, dst: &Path, opts: &CopyOptions) -> Result<CopyStats, StorageE
     })
 }
 
-fn worker(rx: &Mutex<mpsc::Receiver<Job<'_>>>, shared: &Shared<'_>) {
+fn worker(rx: &Mutex<mpsc::Receiver<Vec<Job<'_>>>>, shared: &Shared<'_>) {
     let mut buf = Vec::new();
     loop {
         let job = match rx.lock() {
             Ok(g) => g.recv(),
             Err(_) => return,
         };
-        let Ok(job) = job else { return };
-        // After a failure the queue is only drained.
-        if shared.failed() {
-            continue;
-        }
-        if let Err(e) = leaf::copy(&job, &mut buf) {
-            shared.fail(e);
+        let Ok(jobs) = job else { return };
+        for job in jobs {
+            // After a failure the queue is only drained.
+            if shared.failed() {
+                break;
+            }
+            if let Err(e) = leaf::copy(&job, &mut buf) {
+                shared.fail(e);
+            }
         }
     }
 }
@@ -306,17 +312,26 @@ fn is_dir(st: &FileStat) -> bool {
 /// Lists the tree depth first, makes its directories and queues everything else.
 fn walk<'a>(
     root: Arc<DirNode<'a>>,
-    tx: &mpsc::SyncSender<Job<'a>>,
+    tx: &mpsc::SyncSender<Vec<Job<'a>>>,
     shared: &'a Shared<'a>,
     links: &mut Vec<Link<'a>>,
 ) -> Result<(), StorageError> {
     let mut firsts: HashMap<(u64, u64), (Arc<DirNode<'a>>, OsString)> = HashMap::new();
     let mut stack = vec![frame(root)?];
+    let mut batch: Vec<Job<'a>> = Vec::with_capacity(BATCH);
+    let flush = |batch: &mut Vec<Job<'a>>| {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        tx.send(std::mem::replace(batch, Vec::with_capacity(BATCH)))
+            .map_err(|_| StorageError::Invalid("the copy workers stopped".into()))
+    };
     while let Some(top) = stack.last_mut() {
         if shared.failed() {
             return Ok(());
         }
         let Some(name) = top.names.get(top.next).cloned() else {
+            flush(&mut batch)?;
             stack.pop();
             continue;
         };
@@ -333,6 +348,7 @@ fn walk<'a>(
                 .map_err(|e| StorageError::io("open directory", node.src_path(&name), e))?;
             match opened {
                 Opened::Fd(fd) => {
+                    flush(&mut batch)?;
                     let child = make_dir(&node, &name, fd)?;
                     stack.push(frame(child)?);
                     continue;
@@ -364,14 +380,16 @@ fn walk<'a>(
             }
             firsts.insert(key, (Arc::clone(&node), name.clone()));
         }
-        tx.send(Job {
+        batch.push(Job {
             dir: node,
             name,
             st,
-        })
-        .map_err(|_| StorageError::Invalid("the copy workers stopped".into()))?;
+        });
+        if batch.len() >= BATCH {
+            flush(&mut batch)?;
+        }
     }
-    Ok(())
+    flush(&mut batch)
 }
 
 /// Makes the directory `name` in the destination of `parent` (meeting an existing one
