@@ -7,6 +7,13 @@ use std::path::{Path, PathBuf};
 
 use nix::mount::{umount2, MntFlags};
 
+use std::ffi::OsStr;
+use std::os::fd::BorrowedFd;
+
+use nix::sys::stat::FileStat;
+
+use crate::fdwalk;
+use crate::fdwalk::postorder::{walk_below, Leaf, Leave, Visit};
 use crate::kind::{is_btrfs_subvolume, is_on_btrfs, Kind};
 use crate::{remove, BackingStore, Capabilities, CreateSpec, StorageError};
 
@@ -125,25 +132,56 @@ impl BackingStore for BtrfsStore {
         if !is_btrfs_subvolume(&self.path, &md) {
             return remove::remove_tree_onedev(&self.path);
         }
-        // Nested subvolumes first, deepest first. (Not libbtrfs' destroy_all: it resolves
-        // the nested paths against the current directory instead of the parent's fd.)
-        let nested = libbtrfs::subvol::iter(
-            &self.path,
-            libbtrfs::Flags::POST_ORDER | libbtrfs::Flags::GET_PATH,
-        )
-        .map_err(|e| StorageError::btrfs("list the subvolumes nested in", &self.path, e))?;
-        for vol in nested {
-            let vol = vol
-                .map_err(|e| StorageError::btrfs("list the subvolumes nested in", &self.path, e))?;
-            let p = self.path.join(vol.path());
-            libbtrfs::subvol::destroy(&p)
-                .map_err(|e| StorageError::btrfs("destroy nested", &p, e))?;
-        }
+        // Nested subvolumes first, deepest first, found by a descriptor walk (not
+        // libbtrfs' iterator or destroy_all: they open nested paths following symlinks)
+        // and each destroyed by name in its parent's open directory.
+        let root = fdwalk::open_root(&self.path)
+            .map_err(|e| StorageError::io("open directory", &self.path, e))?;
+        walk_below(root, &self.path, &mut NestedDestroyer)?;
         libbtrfs::subvol::destroy(&self.path)
             .map_err(|e| StorageError::btrfs("destroy", &self.path, e))
     }
 
     fn snapshot(&self, spec: &CreateSpec) -> Result<Box<dyn BackingStore>, StorageError> {
         Ok(Box::new(self.snapshot_to(spec)?))
+    }
+}
+
+/// The inode number of every btrfs subvolume root (`BTRFS_FIRST_FREE_OBJECTID`).
+const SUBVOL_ROOT_INO: u64 = 256;
+
+/// Destroys the subvolumes nested below a walked one, children first; touches nothing
+/// else (the subvolume destroy removes their files).
+struct NestedDestroyer;
+
+impl Visit for NestedDestroyer {
+    fn enter(&mut self, _: &Path, _: &FileStat, _: u64) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    fn leaf(&mut self, _: BorrowedFd<'_>, _: &OsStr, _: &Path) -> Result<Leaf, StorageError> {
+        Ok(Leaf::Done)
+    }
+
+    fn leave(
+        &mut self,
+        parent: BorrowedFd<'_>,
+        name: &OsStr,
+        st: &FileStat,
+        parent_dev: u64,
+        shown: &Path,
+    ) -> Result<Leave, StorageError> {
+        if st.st_dev != parent_dev && st.st_ino == SUBVOL_ROOT_INO {
+            use std::os::unix::ffi::OsStrExt;
+            libbtrfs::subvol::fd::destroy(parent, name.as_bytes())
+                .map_err(|e| StorageError::btrfs("destroy nested", shown, e))?;
+        }
+        Ok(Leave::Done)
+    }
+
+    fn mount(&mut self, shown: &Path) -> Result<(), StorageError> {
+        Err(StorageError::CrossDevice {
+            path: shown.to_path_buf(),
+        })
     }
 }

@@ -12,6 +12,7 @@ mod clone;
 pub mod copy;
 mod dir;
 mod error;
+mod fdwalk;
 mod kind;
 pub mod loopdev;
 mod loopfile;

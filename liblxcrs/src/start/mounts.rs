@@ -134,6 +134,18 @@ pub fn relative_target(
     t.strip_prefix("/").unwrap_or(t).to_path_buf()
 }
 
+/// Why a `relative` source was refused.
+fn relative_source_problem(e: &ResolveError) -> String {
+    match e {
+        ResolveError::Symlink(p) => format!(
+            "relative source {} is a symlink; a relative mount source must stay inside the rootfs without crossing symlinks\nhint: point the entry at the real directory inside the rootfs",
+            p.display()
+        ),
+        ResolveError::Escapes(p) => format!("relative source {} leaves the container's rootfs", p.display()),
+        ResolveError::Os(p, e) => format!("cannot resolve relative source {}: {}", p.display(), e.desc()),
+    }
+}
+
 /// Mount one entry below `root` (the staging rootfs mount, or `/` without a rootfs).
 pub fn mount_entry(
     sys: &dyn Syscall,
@@ -149,29 +161,54 @@ pub fn mount_entry(
         CreateKind::File => Create::File,
     });
     let optional = entry.lxc.optional;
-    // The source: a host path, or below the rootfs with `relative`.
-    let src = if entry.lxc.relative {
-        root.join(
-            Path::new(&entry.source)
-                .strip_prefix("/")
-                .unwrap_or(Path::new(&entry.source)),
-        )
-    } else {
-        PathBuf::from(&entry.source)
-    };
-    if opts.is_bind() && !sys.exists(&src) {
-        if optional {
-            super::debug(&format!(
-                "skipping optional mount entry \"{shown}\": {} does not exist",
-                src.display()
-            ));
-            return Ok(());
+    // The source: a host path, or below the rootfs with `relative`. A relative source
+    // is in the untrusted rootfs: resolved beneath it without crossing a symlink, and
+    // mounted from the resolved descriptor (`_src_fd` keeps it open).
+    let (src, _src_fd) = if entry.lxc.relative {
+        let rel_src = Path::new(&entry.source);
+        let rel_src = rel_src.strip_prefix("/").unwrap_or(rel_src);
+        match sys.resolve_beneath(root, rel_src, None) {
+            Ok(t) => (t.path.clone(), Some(t)),
+            Err(e @ (ResolveError::Symlink(_) | ResolveError::Escapes(_))) => {
+                return Err(StartError::UnsafeTarget {
+                    entry: shown,
+                    problem: relative_source_problem(&e),
+                })
+            }
+            Err(e) if optional => {
+                super::debug(&format!("skipping optional mount entry \"{shown}\": {e}"));
+                return Ok(());
+            }
+            Err(ResolveError::Os(p, Errno::ENOENT)) => {
+                return Err(StartError::MountTarget {
+                    entry: shown,
+                    problem: format!("relative bind source {} does not exist", p.display()),
+                })
+            }
+            Err(e) => {
+                return Err(StartError::MountTarget {
+                    entry: shown,
+                    problem: format!("relative source: {e}"),
+                })
+            }
         }
-        return Err(StartError::MountTarget {
-            entry: shown,
-            problem: format!("bind source {} does not exist", src.display()),
-        });
-    }
+    } else {
+        let src = PathBuf::from(&entry.source);
+        if opts.is_bind() && !sys.exists(&src) {
+            if optional {
+                super::debug(&format!(
+                    "skipping optional mount entry \"{shown}\": {} does not exist",
+                    src.display()
+                ));
+                return Ok(());
+            }
+            return Err(StartError::MountTarget {
+                entry: shown,
+                problem: format!("bind source {} does not exist", src.display()),
+            });
+        }
+        (src, None)
+    };
     let target = match sys.resolve_beneath(root, &rel, create) {
         Ok(t) => t,
         Err(e @ (ResolveError::Symlink(_) | ResolveError::Escapes(_))) => {
@@ -386,5 +423,75 @@ mod tests {
         assert!(matches!(e, StartError::UnsafeTarget { .. }), "{e}");
         assert!(e.to_string().contains("hostetc is a symlink"), "{e}");
         assert!(!Path::new("/etc/x").exists());
+    }
+
+    #[test]
+    fn relative_source_crossing_a_symlink_is_refused_even_when_optional() {
+        let mut sys = Recorder::default();
+        sys.symlinks.insert(PathBuf::from("/r/data"));
+        let e = mount_entry(
+            &sys,
+            Path::new("/r"),
+            None,
+            &entry("data/sub srv none bind,relative,optional,create=dir 0 0"),
+        )
+        .unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, StartError::UnsafeTarget { .. }), "{msg}");
+        assert!(
+            msg.contains("data/sub srv none"),
+            "the entry is not named: {msg}"
+        );
+        assert!(
+            msg.contains("relative source /r/data is a symlink"),
+            "{msg}"
+        );
+        assert!(sys.ops.borrow().is_empty());
+    }
+
+    #[test]
+    fn relative_source_is_bound_from_the_resolved_path() {
+        let sys = Recorder::default();
+        mount_entry(
+            &sys,
+            Path::new("/r"),
+            None,
+            &entry("/data srv none bind,relative 0 0"),
+        )
+        .unwrap();
+        let ops = sys.ops.borrow();
+        assert!(
+            matches!(&ops[0], Op::Mount { src: Some(s), .. } if s == "/r/data"),
+            "{ops:?}"
+        );
+    }
+
+    #[test]
+    fn real_relative_source_symlink_to_host_root_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("srv")).unwrap();
+        std::os::unix::fs::symlink("/", dir.path().join("data")).unwrap();
+        for src in ["data", "data/etc", "/data"] {
+            let e = mount_entry(
+                &super::super::syscall::Linux,
+                dir.path(),
+                None,
+                &entry(&format!("{src} srv none bind,relative 0 0")),
+            )
+            .unwrap_err();
+            assert!(matches!(e, StartError::UnsafeTarget { .. }), "{e}");
+            assert!(e.to_string().contains("is a symlink"), "{e}");
+        }
+        let e = mount_entry(
+            &super::super::syscall::Linux,
+            dir.path(),
+            None,
+            &entry("srv/../../etc srv none bind,relative 0 0"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("leaves the container's rootfs"),
+            "{e}"
+        );
     }
 }

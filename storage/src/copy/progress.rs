@@ -10,7 +10,7 @@ use super::Progress;
 pub(crate) struct Display(Option<ProgressBar>);
 
 impl Display {
-    pub fn new(p: Progress, total_bytes: u64, label: &str) -> Display {
+    pub fn new(p: Progress, total_bytes: Option<u64>, label: &str) -> Display {
         let show = match p {
             Progress::Auto => std::io::stderr().is_terminal(),
             Progress::Always => true,
@@ -19,12 +19,15 @@ impl Display {
         if !show {
             return Display(None);
         }
-        let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template(
-            "{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
-        )
-        .map(|s| s.progress_chars("=> "))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let bar = ProgressBar::with_draw_target(total_bytes, ProgressDrawTarget::stderr());
+        // The copy lists and copies in one pass: without a total, bytes and speed only.
+        let template = match total_bytes {
+            Some(_) => "{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+            None => "{msg} {spinner} {binary_bytes} {binary_bytes_per_sec}",
+        };
+        let style = ProgressStyle::with_template(template)
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_message(label.to_string());
         Display(Some(bar))
