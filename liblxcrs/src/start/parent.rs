@@ -21,7 +21,7 @@ use super::child::{self, Child};
 use super::clone::{clone3, pidfd_kill, Cloned};
 use super::hooks::{self, HookContext};
 use super::spec::{CgroupHost, Spec};
-use super::{idmap, limits, net, protocol, seccomp, Namespace, Spawned, StartError, StartRequest};
+use super::{idmap, limits, lsm, net, protocol, seccomp, Namespace, Spawned, StartError, StartRequest};
 
 /// Kills and reaps the child unless disarmed.
 struct ChildGuard<'a> {
@@ -57,18 +57,37 @@ fn cloexec(fd: &OwnedFd) -> Result<(), StartError> {
 /// The spawn must not race other threads: clone3 copies only the calling thread, and a
 /// lock held by another thread (malloc's, a runtime's) would stay locked in the child.
 fn check_single_threaded() -> Result<(), StartError> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    single_threaded(std::fs::read_to_string("/proc/self/status"))
+}
+
+/// The check on `/proc/self/status`'s text. Fails closed: when the file cannot be read or
+/// has no parsable `Threads:` line, the caller is not known to be single-threaded.
+fn single_threaded(status: std::io::Result<String>) -> Result<(), StartError> {
+    let refuse = |value: String, problem: &str| StartError::Config {
+        key: "(caller)".into(),
+        value,
+        problem: problem.into(),
+    };
+    let status = status.map_err(|e| {
+        refuse(
+            format!("/proc/self/status: {e}"),
+            "cannot tell whether the caller is single-threaded (is /proc mounted?); containers must be started from a single-threaded process",
+        )
+    })?;
     let threads = status
         .lines()
         .find_map(|l| l.strip_prefix("Threads:"))
         .and_then(|v| v.trim().parse::<u32>().ok());
     match threads {
-        Some(n) if n > 1 => Err(StartError::Config {
-            key: "(caller)".into(),
-            value: format!("{n} threads"),
-            problem: "containers must be started from a single-threaded process (no threads or async runtime alive)".into(),
-        }),
-        _ => Ok(()),
+        Some(1) => Ok(()),
+        Some(n) => Err(refuse(
+            format!("{n} threads"),
+            "containers must be started from a single-threaded process (no threads or async runtime alive)",
+        )),
+        None => Err(refuse(
+            "/proc/self/status has no Threads: line".into(),
+            "cannot tell whether the caller is single-threaded; containers must be started from a single-threaded process",
+        )),
     }
 }
 
@@ -272,6 +291,10 @@ fn setup_network(req: &StartRequest, spec: &Spec, pid: Pid) -> Result<net::NetSe
 /// See [`super::spawn`].
 pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
     check_single_threaded()?;
+    lsm::check(
+        lsm::HostLsm::detect(std::path::Path::new("/sys")),
+        &req.config.security,
+    )?;
     if req.argv.is_empty() {
         return Err(StartError::config("lxc.init.cmd", "", "empty init command"));
     }
@@ -351,6 +374,7 @@ pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
     }
     let (pid, pidfd) = match cloned {
         Ok(Cloned::Child) => {
+            super::clone::exit_on_panic(child_end.as_raw_fd());
             drop(parent_end);
             child::main(Child {
                 spec: &spec,
@@ -439,4 +463,20 @@ pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
         ns_fds,
         network: network.disarm(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_thread_check_fails_closed() {
+        assert!(single_threaded(Ok("Name:\tx\nThreads:\t1\n".into())).is_ok());
+        let e = single_threaded(Ok("Threads:\t3\n".into())).unwrap_err();
+        assert!(e.to_string().contains("3 threads"), "{e}");
+        let unreadable = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let e = single_threaded(Err(unreadable)).unwrap_err();
+        assert!(e.to_string().contains("/proc/self/status"), "{e}");
+        assert!(single_threaded(Ok("Name:\tx\n".into())).is_err());
+    }
 }
