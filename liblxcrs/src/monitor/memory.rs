@@ -115,6 +115,8 @@ Anonymous:           132 kB
 Anonymous:             0 kB
 7f1000030000-7f1000031000 rw-p 00000000 00:00 0
 Anonymous:             4 kB
+7f1000040000-7f1000041000 rw-p 00040000 fd:01 456 /usr/lib/x86_64-linux-gnu/libseccomp.so.2
+Anonymous:             0 kB
 7ffd00000000-7ffd00002000 r-xp 00000000 00:00 0                          [vdso]
 Anonymous:             0 kB
 ";
@@ -125,6 +127,7 @@ Anonymous:             0 kB
         assert_eq!(maps.len(), 8);
         assert_eq!(maps[0].perms, "r--p");
         assert_eq!(maps[6].perms, "rw-p");
+        assert_eq!(maps[6].anonymous_kb, 0);
         assert_eq!(maps[2].anonymous_kb, 64);
         assert_eq!(maps[3].path, "[heap]");
         let d: Vec<_> = droppable(&maps).map(|m| m.start).collect();

@@ -120,26 +120,53 @@ pub fn pidfd_kill(pidfd: &OwnedFd, sig: nix::sys::signal::Signal) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nix::sys::wait::{waitpid, WaitStatus};
-    use nix::unistd::ForkResult;
+    use std::os::unix::process::ExitStatusExt;
+
+    const HELPER_ENV: &str = "LXCRS_TEST_PANIC_HELPER_FD";
+
+    /// Runs only in the re-executed test binary below: panics with the hook installed.
+    #[test]
+    fn panic_helper() {
+        let Some(fd) = std::env::var(HELPER_ENV).ok().and_then(|v| v.parse().ok()) else {
+            return;
+        };
+        exit_on_panic(fd);
+        panic!("boom in the child");
+    }
 
     #[test]
     fn a_panicking_child_reports_and_exits_without_aborting() {
+        // In a fresh process (a fork of the multi-threaded harness could inherit a held
+        // lock): this test binary, running only `panic_helper`.
         let (parent, child) = super::super::protocol::pair().unwrap();
-        // SAFETY: the child only installs the hook and panics (it never returns to the
-        // test harness); the hook _exits.
-        match unsafe { nix::unistd::fork() }.unwrap() {
-            ForkResult::Child => {
-                exit_on_panic(child.as_raw_fd());
-                panic!("boom in the child");
-            }
-            ForkResult::Parent { child: pid } => {
-                drop(child);
-                let status = waitpid(pid, None).unwrap();
-                assert_eq!(status, WaitStatus::Exited(pid, 1), "no SIGABRT");
-                let e = parent.wait_configured().unwrap_err().to_string();
-                assert!(e.contains("internal error") && e.contains("boom in the child"), "{e}");
-            }
+        let fd = child.as_raw_fd();
+        let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+        cmd.args([
+            "--exact",
+            "start::clone::tests::panic_helper",
+            "--test-threads=1",
+        ])
+        .env(HELPER_ENV, fd.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+        // SAFETY: only fcntl on an fd we own, between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                let r = libc::fcntl(fd, libc::F_SETFD, 0);
+                if r < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
         }
+        let status = cmd.status().unwrap();
+        drop(child);
+        assert_eq!(status.signal(), None, "no SIGABRT: {status:?}");
+        assert_eq!(status.code(), Some(1), "{status:?}");
+        let e = parent.wait_configured().unwrap_err().to_string();
+        assert!(
+            e.contains("internal error") && e.contains("boom in the child"),
+            "{e}"
+        );
     }
 }

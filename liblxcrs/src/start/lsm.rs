@@ -152,5 +152,4 @@ mod tests {
         assert!(e.contains("SELinux is enabled on this host"), "{e}");
         assert!(e.starts_with("invalid lxc.selinux.context = "), "{e}");
     }
-
 }

@@ -21,7 +21,9 @@ use super::child::{self, Child};
 use super::clone::{clone3, pidfd_kill, Cloned};
 use super::hooks::{self, HookContext};
 use super::spec::{CgroupHost, Spec};
-use super::{idmap, limits, lsm, net, protocol, seccomp, Namespace, Spawned, StartError, StartRequest};
+use super::{
+    idmap, limits, lsm, net, protocol, seccomp, Namespace, Spawned, StartError, StartRequest,
+};
 
 /// Kills and reaps the child unless disarmed.
 struct ChildGuard<'a> {
@@ -178,8 +180,12 @@ fn apply_limits(req: &StartRequest, devices: bool) -> Result<(), StartError> {
                 op: "apply the cgroup device rules".into(),
                 message: e.to_string(),
             })?;
-        for e in skipped {
-            super::debug(&format!("skipping a device rule: {e}"));
+        // A device policy that does not apply fails closed: the start stops here.
+        if let Some(e) = skipped.into_iter().next() {
+            return Err(StartError::Cgroup {
+                op: "apply the cgroup device rules".into(),
+                message: e.to_string(),
+            });
         }
         return Ok(());
     }
@@ -444,9 +450,13 @@ pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
     .map_err(|e| parent_end.child_error().unwrap_or(e))?;
     let ns_fds = ns_fds(&spec, pid);
 
-    // Step 4-6: the child's setup, start-host hook, exec.
-    let ttys = parent_end.wait_setup_done()?;
+    // Step 4-5: the child mounted and made its /dev; the device rules go in before any
+    // code of the container's rootfs runs (start hook, init).
+    parent_end.wait_mounted()?;
     apply_limits(req, true)?;
+    parent_end.send_devices_applied()?;
+    // Step 6-8: the rest of the child's setup, start-host hook, exec.
+    let ttys = parent_end.wait_setup_done()?;
     hooks::run(
         HookType::StartHost,
         &hook_ctx.clone().with_pid(pid.as_raw()),

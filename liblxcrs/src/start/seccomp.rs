@@ -478,7 +478,11 @@ mod tests {
         ));
         let p = read(path).unwrap();
         assert!(p.reject_force_umount, "LXC's common.seccomp has it");
-        assert!(unknown_syscalls(&p).is_empty(), "{:?}", unknown_syscalls(&p));
+        assert!(
+            unknown_syscalls(&p).is_empty(),
+            "{:?}",
+            unknown_syscalls(&p)
+        );
         program(&p).unwrap();
     }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::unistd::Pid;
 
+use super::device_keys;
 use super::error::{CgroupError, Result};
 use super::keys::{self, LimitKey};
 use super::layout::Hierarchy;
@@ -190,6 +191,36 @@ impl CgroupManager for V1Cgroups {
             LimitKey::V2 { controller, file } => self.apply_v2(key, value, controller, file),
             LimitKey::V2Devices { file } => self.apply_v2(key, value, "devices", file),
         }
+    }
+
+    /// Device rules of both families (see `device_keys`), in config order: to the v1
+    /// devices files, or, without a v1 devices controller, as the eBPF program on the
+    /// cgroup2 payload. Nothing is skipped: with neither, the start fails.
+    fn apply_device_rules(&self, rules: &[(String, String)]) -> Result<Vec<CgroupError>> {
+        let rules = device_keys::classify(rules)?;
+        let Some(first) = rules.first() else {
+            return Ok(Vec::new());
+        };
+        if let Some(dir) = self.payload_of("devices")? {
+            for r in &rules {
+                let file = if r.allow {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
+                fs::write(&dir.join(file), r.value).map_err(|e| CgroupError::Limit {
+                    key: r.key.into(),
+                    source: Box::new(e),
+                })?;
+            }
+        } else if let Some(index) = self.v2_index() {
+            super::v2::attach_device_rules(self.payload(index)?, &rules)?;
+        } else {
+            return Err(CgroupError::NoDeviceController {
+                key: first.key.into(),
+            });
+        }
+        Ok(Vec::new())
     }
 
     fn get(&self, file: &str) -> Result<String> {

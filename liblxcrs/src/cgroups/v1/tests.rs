@@ -96,29 +96,39 @@ fn enter_writes_the_pid_everywhere() {
 }
 
 #[test]
-fn device_rules_are_written_one_by_one_and_cgroup2_ones_skipped() {
+fn device_rules_of_both_families_are_written_one_by_one() {
     let fx = Fixture::hybrid();
     let cg = created(&fx, "c1");
     let rules: Vec<(String, String)> = [
         ("lxc.cgroup.devices.deny", "a"),
         ("lxc.cgroup.devices.allow", "c 1:3 rwm"),
         ("lxc.cgroup2.devices.deny", "a"),
+        ("lxc.cgroup2.devices.allow", "c 1:5 rwm"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let skipped = cg.apply_device_rules(&rules).unwrap();
-    assert_eq!(skipped.len(), 1);
-    assert!(skipped[0].to_string().contains("lxc.cgroup2.devices.deny"));
+    assert!(skipped.is_empty(), "{skipped:?}");
     let dir = format!("{CG}/devices/lxcrs.payload.c1");
     assert_eq!(fx.read(&format!("{dir}/devices.deny")), "a");
-    assert_eq!(fx.read(&format!("{dir}/devices.allow")), "c 1:3 rwm");
+    assert_eq!(
+        fx.read(&format!("{dir}/devices.allow")),
+        "c 1:5 rwm",
+        "the cgroup2 rule went to the v1 file, after the v1 ones"
+    );
     // A real failure stops there and names the key.
     std::fs::remove_file(fx.path(&format!("{dir}/devices.allow"))).unwrap();
     let err = cg.apply_device_rules(&rules).unwrap_err();
     assert!(
         err.to_string()
             .starts_with("cannot apply lxc.cgroup.devices.allow: failed to write"),
+        "{err}"
+    );
+    let bad = vec![("lxc.cgroup2.devices.list".to_string(), "a".to_string())];
+    let err = cg.apply_device_rules(&bad).unwrap_err();
+    assert!(
+        err.to_string().contains("lxc.cgroup2.devices.list"),
         "{err}"
     );
 }
