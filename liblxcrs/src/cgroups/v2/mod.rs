@@ -20,7 +20,7 @@ use nix::unistd::Pid;
 use super::device_keys::{self, DeviceRule};
 use super::error::{CgroupError, Result};
 use super::keys::{self, LimitKey};
-use super::manager::{self, CgroupManager};
+use super::manager::CgroupManager;
 use super::stats::{self, CgroupStats};
 use super::tree::{Tree, Which};
 use super::{freezer, fs, kill};
