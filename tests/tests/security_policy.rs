@@ -95,7 +95,21 @@ fn start_hook_meets_the_device_rules() {
     )
     .unwrap();
     std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
-    append_config(&env, &n, &["lxc.hook.start = /policy-hook.sh"]);
+    // Explicit rules (whatever the template gives): this test is about their timing.
+    append_config(
+        &env,
+        &n,
+        &[
+            "lxc.cgroup.devices.deny = a",
+            "lxc.cgroup.devices.allow = c *:* m",
+            "lxc.cgroup.devices.allow = b *:* m",
+            "lxc.cgroup.devices.allow = c 1:3 rwm",
+            "lxc.cgroup.devices.allow = c 1:5 rwm",
+            "lxc.cgroup.devices.allow = c 136:* rwm",
+            "lxc.cgroup.devices.allow = c 5:* rwm",
+            "lxc.hook.start = /policy-hook.sh",
+        ],
+    );
     env.ok("lxc-start", &["-n", &n]);
     let result = std::fs::read_to_string(rootfs(&env, &n).join("policy-result"))
         .expect("the start hook ran");
