@@ -1,13 +1,13 @@
 //! Device rule keys of either cgroup family, for every host.
 //!
 //! `lxc.cgroup.devices.allow|deny` (v1) and `lxc.cgroup2.devices.allow|deny` say the same
-//! thing in the same syntax, so both apply on every host instead of one family being
-//! skipped (which left a v1 config on a cgroup2 host with no device policy at all): on a
-//! host with the v1 devices controller they are written to `devices.allow` / `.deny`, on
-//! cgroup2 they are compiled into the eBPF device program, all in config order. A `a`
-//! rule resets the policy, so a config carrying both families (LXC's `common.conf`)
-//! ends with the policy of its last block. Any other `devices.*` key cannot be translated
-//! and fails the start with its name.
+//! thing in the same syntax. A host applies the rules of its own family (the v1 devices
+//! files, or the cgroup2 eBPF device program) and, when the config has none of those,
+//! the other family's translated, instead of skipping them: a config carried over from a
+//! v1 host used to start on a cgroup2 host with no device policy at all. A config with
+//! both (LXC's `common.conf`) keeps the host's own family, as LXC does: the two families
+//! are stored apart, so their relative order is not known. Any other `devices.*` key
+//! cannot be translated and fails the start with its name.
 
 use super::error::{CgroupError, Result};
 
@@ -15,6 +15,8 @@ use super::error::{CgroupError, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DeviceRule<'a> {
     pub key: &'a str,
+    /// From `lxc.cgroup2.devices.*`.
+    pub v2: bool,
     pub allow: bool,
     pub value: &'a str,
 }
@@ -39,9 +41,26 @@ pub(crate) fn classify(rules: &[(String, String)]) -> Result<Vec<DeviceRule<'_>>
                     })
                 }
             };
-            Ok(DeviceRule { key, allow, value })
+            Ok(DeviceRule {
+                key,
+                v2: key.starts_with("lxc.cgroup2."),
+                allow,
+                value,
+            })
         })
         .collect()
+}
+
+/// The rules a host applies: those of its own family (`native_v2`: the host enforces
+/// devices with the cgroup2 program), or, when the config has none, the other family's.
+/// In config order within the family.
+pub(crate) fn select(rules: &[(String, String)], native_v2: bool) -> Result<Vec<DeviceRule<'_>>> {
+    let all = classify(rules)?;
+    if all.iter().any(|r| r.v2 == native_v2) {
+        Ok(all.into_iter().filter(|r| r.v2 == native_v2).collect())
+    } else {
+        Ok(all)
+    }
 }
 
 #[cfg(test)]
@@ -66,15 +85,60 @@ mod tests {
             [
                 DeviceRule {
                     key: "lxc.cgroup.devices.deny",
+                    v2: false,
                     allow: false,
                     value: "a"
                 },
                 DeviceRule {
                     key: "lxc.cgroup2.devices.allow",
+                    v2: true,
                     allow: true,
                     value: "c 1:3 rwm"
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn the_host_family_wins_and_the_other_is_translated_when_alone() {
+        let both = pairs(&[
+            ("lxc.cgroup.devices.deny", "a"),
+            ("lxc.cgroup.devices.allow", "c 1:3 rwm"),
+            ("lxc.cgroup2.devices.deny", "a"),
+            ("lxc.cgroup2.devices.allow", "c 1:5 rwm"),
+        ]);
+        let keys = |native_v2| -> Vec<(&str, &str)> {
+            select(&both, native_v2)
+                .unwrap()
+                .iter()
+                .map(|r| (r.key, r.value))
+                .collect()
+        };
+        assert_eq!(
+            keys(false),
+            [
+                ("lxc.cgroup.devices.deny", "a"),
+                ("lxc.cgroup.devices.allow", "c 1:3 rwm")
+            ]
+        );
+        assert_eq!(
+            keys(true),
+            [
+                ("lxc.cgroup2.devices.deny", "a"),
+                ("lxc.cgroup2.devices.allow", "c 1:5 rwm")
+            ]
+        );
+        let v1_only = pairs(&[("lxc.cgroup.devices.deny", "a")]);
+        assert_eq!(
+            select(&v1_only, true).unwrap().len(),
+            1,
+            "translated, not skipped"
+        );
+        let v2_only = pairs(&[("lxc.cgroup2.devices.deny", "a")]);
+        assert_eq!(
+            select(&v2_only, false).unwrap().len(),
+            1,
+            "translated, not skipped"
         );
     }
 

@@ -193,15 +193,17 @@ impl CgroupManager for V1Cgroups {
         }
     }
 
-    /// Device rules of both families (see `device_keys`), in config order: to the v1
-    /// devices files, or, without a v1 devices controller, as the eBPF program on the
-    /// cgroup2 payload. Nothing is skipped: with neither, the start fails.
+    /// Device rules (see `device_keys`: the host's family, else the other one translated),
+    /// in config order: to the v1 devices files, or, without a v1 devices controller, as
+    /// the eBPF program on the cgroup2 payload. Nothing is skipped: with neither, the start
+    /// fails.
     fn apply_device_rules(&self, rules: &[(String, String)]) -> Result<Vec<CgroupError>> {
-        let rules = device_keys::classify(rules)?;
+        let devices_dir = self.payload_of("devices")?;
+        let rules = device_keys::select(rules, devices_dir.is_none())?;
         let Some(first) = rules.first() else {
             return Ok(Vec::new());
         };
-        if let Some(dir) = self.payload_of("devices")? {
+        if let Some(dir) = devices_dir {
             for r in &rules {
                 let file = if r.allow {
                     "devices.allow"

@@ -157,12 +157,12 @@ impl CgroupManager for V2Cgroups {
         })
     }
 
-    /// Compiles the device rules of both families (`lxc.cgroup2.devices.*` and the v1
-    /// `lxc.cgroup.devices.*`, see `device_keys`) into one program and attaches it to the
-    /// payload; the payload is new at every start (a reboot too), so it never holds an
+    /// Compiles the `lxc.cgroup2.devices.*` rules (or, in a config without them, the v1
+    /// `lxc.cgroup.devices.*` ones, see `device_keys`) into one program and attaches it to
+    /// the payload; the payload is new at every start (a reboot too), so it never holds an
     /// older one. Nothing is skipped: a key no host can apply is an error.
     fn apply_device_rules(&self, rules: &[(String, String)]) -> Result<Vec<CgroupError>> {
-        let rules = device_keys::classify(rules)?;
+        let rules = device_keys::select(rules, true)?;
         if !rules.is_empty() {
             attach_device_rules(self.payload()?, &rules)?;
         }
