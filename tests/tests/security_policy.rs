@@ -164,3 +164,39 @@ fn busybox_has_seccomp_and_device_rules() {
     env.ok("lxc-destroy", &["-n", &n]);
     runtime_support::finish(env, before);
 }
+
+/// The busybox template includes userns.conf (devices left to the user namespace) when the
+/// config lxc-create wrote has `lxc.idmap`, and only common.conf otherwise.
+#[test]
+fn busybox_template_includes_userns_conf_with_an_idmap() {
+    let Some(env) = Env::new() else {
+        return;
+    };
+    let template = lxcrs_tests::share_dir().join("templates/lxc-busybox");
+    for (idmap, want_userns) in [(true, true), (false, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        let first = if idmap {
+            "lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n"
+        } else {
+            ""
+        };
+        std::fs::write(&config, first).unwrap();
+        std::fs::create_dir(dir.path().join("rootfs")).unwrap();
+        let out = std::process::Command::new(&template)
+            .arg(format!("--path={}", dir.path().display()))
+            .arg("--name=policy-tpl")
+            .arg(format!("--rootfs={}", dir.path().join("rootfs").display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{:?}", text(&out));
+        let written = std::fs::read_to_string(&config).unwrap();
+        assert!(written.contains("/config/common.conf\n"), "{written}");
+        assert_eq!(
+            written.contains("/config/userns.conf\n"),
+            want_userns,
+            "idmap={idmap}:\n{written}"
+        );
+    }
+    env.finish();
+}
