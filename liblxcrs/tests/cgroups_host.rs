@@ -441,15 +441,16 @@ fn a_cgroup2_device_program_denies_and_allows_devices() {
     };
     let mut g = Guard::new();
     let mut cg = Cgroups::new(&layout, &unique("dev"), &placement).expect("new");
-    let rules: Vec<(String, String)> = [
-        ("lxc.cgroup2.devices.deny", "a"),
-        ("lxc.cgroup2.devices.allow", "c 1:5 rwm"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let rules_of = |family: &str| -> Vec<(String, String)> {
+        [("deny", "a"), ("allow", "c 1:5 rwm")]
+            .iter()
+            .map(|(f, v)| (format!("{family}.devices.{f}"), v.to_string()))
+            .collect()
+    };
     // Twice, as a reboot does: the payload is removed, made again and gets the program anew.
-    for round in ["start", "reboot"] {
+    // The second time with the v1 keys, which a cgroup2 host translates into the program.
+    for (round, family) in [("start", "lxc.cgroup2"), ("reboot, v1 keys", "lxc.cgroup")] {
+        let rules = rules_of(family);
         cg.create_payload().expect("create payload");
         let dir = cg.v2_payload_dir().expect("v2 dir").to_path_buf();
         if g.restore.is_none() {

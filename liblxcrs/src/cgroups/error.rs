@@ -105,6 +105,12 @@ pub enum CgroupError {
     /// `lxc.cgroup2.devices.*` is an eBPF program, not a file.
     #[error("{key} is a cgroup2 device rule: it is enforced by an eBPF device program, not by writing a cgroup file")]
     DeviceRule { key: String },
+    /// A `devices.*` key that is not an allow or deny rule: no host can apply it.
+    #[error("cannot apply {key} = {value:?}: only devices.allow and devices.deny rules can be applied (as v1 devices files or the cgroup2 device program)\nhint: write the policy as lxc.cgroup2.devices.allow / lxc.cgroup2.devices.deny rules")]
+    UntranslatableDeviceKey { key: String, value: String },
+    /// Device rules were given but the host has neither a v1 devices controller nor cgroup2.
+    #[error("cannot apply {key}: this host has neither a cgroup v1 devices hierarchy nor a cgroup2 hierarchy for a device program, so the container would run without its device policy\nhint: mount the devices controller (or cgroup2), or remove the device rules knowingly")]
+    NoDeviceController { key: String },
     /// A `devices.allow` / `.deny` value that is not a device rule.
     #[error("invalid device rule {key} = {value:?}: {reason}")]
     InvalidDeviceRule {

@@ -52,10 +52,11 @@ pub trait CgroupManager {
     fn apply_limit(&self, key: &str, value: &str) -> Result<()>;
     /// Applies every device rule of a start at once: `(key, value)` pairs of
     /// `lxc.cgroup.devices.*` and `lxc.cgroup2.devices.*`, in config order, since on
-    /// cgroup2 they make one eBPF program together. Returns the errors of the rules this
-    /// host cannot honour ([`CgroupError::is_unsupported_on_host`]: skipped, for the caller
-    /// to report); any other failure is the `Err`. The default (v1) writes each rule to its
-    /// devices file with `apply_limit`.
+    /// cgroup2 they make one eBPF program together. Both families apply on every host
+    /// (translated to the host's mechanism); a rule that cannot be applied is the `Err`,
+    /// never skipped. The returned list (rules skipped) is empty for both drivers; a
+    /// caller must treat anything in it as a failure. The default writes each rule with
+    /// `apply_limit`.
     fn apply_device_rules(&self, rules: &[(String, String)]) -> Result<Vec<CgroupError>> {
         apply_each(self, rules)
     }

@@ -11,6 +11,7 @@
 //! - Every path is below the root directory given to detection (`/` on a real host), so the
 //!   unit tests run against a temp dir that mimics cgroupfs.
 
+mod device_keys;
 mod error;
 mod freezer;
 mod fs;

@@ -172,6 +172,9 @@ fn run(
     };
     let outcome = setup::run(&Linux, spec, &info, &mut run_hook)?;
     wait_net()?;
+    // The device rules go in now, before the start hook or init (rootfs code) can run.
+    chan.send_mounted()?;
+    chan.wait_devices_applied()?;
 
     limits::set_personality(spec.personality)?;
     caps::apply(&spec.cap_drop, &spec.cap_keep)?;

@@ -28,6 +28,7 @@ pub mod hooks;
 pub mod idmap;
 mod init;
 pub mod limits;
+pub mod lsm;
 mod mount_auto;
 pub mod mounts;
 pub mod namespaces;
@@ -104,6 +105,13 @@ pub struct Spawned {
 /// exits with SIGCHLD, so the caller reaps init with `waitpid(pid)` (or via `pidfd`).
 pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
     parent::spawn(req)
+}
+
+/// Warnings of the start sequence (a rule or setting that could not be honoured as
+/// written), always printed to stderr.
+pub(crate) fn warn(msg: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(format!("lxcrs: warning: {msg}\n").as_bytes());
 }
 
 /// Debug messages of the start sequence (skipped optional mounts, unknown syscalls),

@@ -7,8 +7,15 @@
 //! - `cgroup[:mode]`: with a cgroup namespace, fresh cgroup mounts (their root is the
 //!   container's own cgroup): cgroup2 at `/sys/fs/cgroup` on a cgroup2 host; on a v1/hybrid
 //!   host a tmpfs with every v1 hierarchy (`name=systemd` at `systemd`) and cgroup2 at
-//!   `unified`, which is what systemd expects. Without a cgroup namespace, the host's
-//!   hierarchies are bind-mounted read-only (`mixed`) with the container's own cgroup rw.
+//!   `unified`, which is what systemd expects. Without a cgroup namespace (kept, shared,
+//!   or an old kernel) the host's cgroupfs is never shown writable, and its root (with v1's
+//!   `release_agent`) only to `cgroup-full`, as in LXC:
+//!   - `cgroup[:mixed|:ro|:rw]`: a tmpfs with, per hierarchy, directories down to the
+//!     container's own cgroup and only that cgroup bound there (rw for `mixed`/`rw`, ro for
+//!     `ro`); the directories above it are plain tmpfs, read-only unless `rw`.
+//!   - `cgroup-full[:mixed|:ro|:rw]`: each whole host hierarchy, read-only except the
+//!     container's own cgroup for `mixed`, all read-only for `ro`; `cgroup-full:rw` is the
+//!     admin's explicit request for the writable host tree (LXC: "may escape its cgroup").
 
 use std::path::{Path, PathBuf};
 
@@ -140,8 +147,29 @@ pub fn mount_cgroup(u: &Under, spec: &Spec, own: &[(String, PathBuf)]) -> Result
     };
     let host = &spec.cgroup_host;
     let base = "sys/fs/cgroup";
+    let ns = spec.ns.creates(super::Namespace::Cgroup);
+    // Without a cgroup namespace: the whole host hierarchy for cgroup-full, else only the
+    // container's own cgroup.
+    let show = |host_dir: &Path, rel: &str, own: Option<&(String, PathBuf)>| {
+        if cg.kind == CgroupAutoKind::CgroupFull {
+            bind_hierarchy(u, host_dir, rel, mode, own)
+        } else {
+            bind_own_cgroup(u, host_dir, rel, mode, own)
+        }
+    };
+    let tmpfs = || {
+        u.mount(
+            "cgroup",
+            base,
+            "tmpfs",
+            NOSUIDEXECDEV,
+            Some("size=10240k,mode=755"),
+            Some(Create::Dir),
+        )
+    };
     if cg.kind == CgroupAutoKind::Cgroup2 || host.unified_only {
-        if spec.ns.creates(super::Namespace::Cgroup) {
+        let own = own.iter().find(|(k, _)| k.is_empty());
+        if ns {
             return u.mount(
                 "cgroup2",
                 base,
@@ -151,25 +179,20 @@ pub fn mount_cgroup(u: &Under, spec: &Spec, own: &[(String, PathBuf)]) -> Result
                 Some(Create::Dir),
             );
         }
-        return bind_hierarchy(
-            u,
-            Path::new("/sys/fs/cgroup"),
-            base,
-            mode,
-            own.iter().find(|(k, _)| k.is_empty()),
-        );
+        if cg.kind == CgroupAutoKind::CgroupFull {
+            return bind_hierarchy(u, Path::new("/sys/fs/cgroup"), base, mode, own);
+        }
+        tmpfs()?;
+        bind_own_cgroup(u, Path::new("/sys/fs/cgroup"), base, mode, own)?;
+        if mode != CgroupAutoMode::Rw {
+            u.remount(base, MsFlags::MS_RDONLY | NOSUIDEXECDEV)?;
+        }
+        return Ok(());
     }
-    u.mount(
-        "cgroup",
-        base,
-        "tmpfs",
-        NOSUIDEXECDEV,
-        Some("size=10240k,mode=755"),
-        Some(Create::Dir),
-    )?;
+    tmpfs()?;
     for key in &host.v1 {
         let dir = format!("{base}/{}", v1_dir(key));
-        if spec.ns.creates(super::Namespace::Cgroup) {
+        if ns {
             u.mount(
                 "cgroup",
                 &dir,
@@ -180,7 +203,7 @@ pub fn mount_cgroup(u: &Under, spec: &Spec, own: &[(String, PathBuf)]) -> Result
             )?;
         } else {
             let host_dir = Path::new("/sys/fs/cgroup").join(v1_dir(key));
-            bind_hierarchy(u, &host_dir, &dir, mode, own.iter().find(|(k, _)| k == key))?;
+            show(&host_dir, &dir, own.iter().find(|(k, _)| k == key))?;
         }
         // Co-mounted controllers (`cpu,cpuacct`) get a symlink per controller.
         if key.contains(',') {
@@ -194,7 +217,7 @@ pub fn mount_cgroup(u: &Under, spec: &Spec, own: &[(String, PathBuf)]) -> Result
     }
     if host.has_unified {
         let dir = format!("{base}/unified");
-        if spec.ns.creates(super::Namespace::Cgroup) {
+        if ns {
             u.mount(
                 "cgroup2",
                 &dir,
@@ -204,11 +227,9 @@ pub fn mount_cgroup(u: &Under, spec: &Spec, own: &[(String, PathBuf)]) -> Result
                 Some(Create::Dir),
             )?;
         } else {
-            bind_hierarchy(
-                u,
+            show(
                 Path::new("/sys/fs/cgroup/unified"),
                 &dir,
-                mode,
                 own.iter().find(|(k, _)| k.is_empty()),
             )?;
         }
@@ -219,7 +240,36 @@ pub fn mount_cgroup(u: &Under, spec: &Spec, own: &[(String, PathBuf)]) -> Result
     Ok(())
 }
 
-/// Without a cgroup namespace: bind the host hierarchy (read-only unless `rw`), and in
+/// Without a cgroup namespace, `cgroup[:mode]`: directories `rel/<own cgroup path>` in the
+/// tmpfs and the container's own cgroup (`host_dir/<own cgroup path>`) bound on the last
+/// one, read-only for `ro`. Nothing of the host hierarchy above it is visible. A hierarchy
+/// the container has no cgroup in (or whose own cgroup is its root) stays an empty
+/// directory: the root is never bound.
+fn bind_own_cgroup(
+    u: &Under,
+    host_dir: &Path,
+    rel: &str,
+    mode: CgroupAutoMode,
+    own: Option<&(String, PathBuf)>,
+) -> Result<(), StartError> {
+    let sub = own.map(|(_, path)| path.strip_prefix("/").unwrap_or(path));
+    let Some(sub) = sub.filter(|s| !s.as_os_str().is_empty()) else {
+        if rel != "sys/fs/cgroup" {
+            u.resolve(rel, Some(Create::Dir))?;
+        }
+        return Ok(());
+    };
+    let inner = format!("{rel}/{}", sub.display());
+    u.bind(&host_dir.join(sub), &inner, Some(Create::Dir))?;
+    let ro = if mode == CgroupAutoMode::Ro {
+        MsFlags::MS_RDONLY
+    } else {
+        MsFlags::empty()
+    };
+    u.remount(&inner, MsFlags::MS_BIND | ro | NOSUIDEXECDEV)
+}
+
+/// Without a cgroup namespace, `cgroup-full[:mode]`: bind the host hierarchy (read-only unless `rw`), and in
 /// `mixed` mode the container's own cgroup read-write on top.
 fn bind_hierarchy(
     u: &Under,

@@ -21,7 +21,9 @@ use super::child::{self, Child};
 use super::clone::{clone3, pidfd_kill, Cloned};
 use super::hooks::{self, HookContext};
 use super::spec::{CgroupHost, Spec};
-use super::{idmap, limits, net, protocol, seccomp, Namespace, Spawned, StartError, StartRequest};
+use super::{
+    idmap, limits, lsm, net, protocol, seccomp, Namespace, Spawned, StartError, StartRequest,
+};
 
 /// Kills and reaps the child unless disarmed.
 struct ChildGuard<'a> {
@@ -57,18 +59,37 @@ fn cloexec(fd: &OwnedFd) -> Result<(), StartError> {
 /// The spawn must not race other threads: clone3 copies only the calling thread, and a
 /// lock held by another thread (malloc's, a runtime's) would stay locked in the child.
 fn check_single_threaded() -> Result<(), StartError> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    single_threaded(std::fs::read_to_string("/proc/self/status"))
+}
+
+/// The check on `/proc/self/status`'s text. Fails closed: when the file cannot be read or
+/// has no parsable `Threads:` line, the caller is not known to be single-threaded.
+fn single_threaded(status: std::io::Result<String>) -> Result<(), StartError> {
+    let refuse = |value: String, problem: &str| StartError::Config {
+        key: "(caller)".into(),
+        value,
+        problem: problem.into(),
+    };
+    let status = status.map_err(|e| {
+        refuse(
+            format!("/proc/self/status: {e}"),
+            "cannot tell whether the caller is single-threaded (is /proc mounted?); containers must be started from a single-threaded process",
+        )
+    })?;
     let threads = status
         .lines()
         .find_map(|l| l.strip_prefix("Threads:"))
         .and_then(|v| v.trim().parse::<u32>().ok());
     match threads {
-        Some(n) if n > 1 => Err(StartError::Config {
-            key: "(caller)".into(),
-            value: format!("{n} threads"),
-            problem: "containers must be started from a single-threaded process (no threads or async runtime alive)".into(),
-        }),
-        _ => Ok(()),
+        Some(1) => Ok(()),
+        Some(n) => Err(refuse(
+            format!("{n} threads"),
+            "containers must be started from a single-threaded process (no threads or async runtime alive)",
+        )),
+        None => Err(refuse(
+            "/proc/self/status has no Threads: line".into(),
+            "cannot tell whether the caller is single-threaded; containers must be started from a single-threaded process",
+        )),
     }
 }
 
@@ -159,8 +180,12 @@ fn apply_limits(req: &StartRequest, devices: bool) -> Result<(), StartError> {
                 op: "apply the cgroup device rules".into(),
                 message: e.to_string(),
             })?;
-        for e in skipped {
-            super::debug(&format!("skipping a device rule: {e}"));
+        // A device policy that does not apply fails closed: the start stops here.
+        if let Some(e) = skipped.into_iter().next() {
+            return Err(StartError::Cgroup {
+                op: "apply the cgroup device rules".into(),
+                message: e.to_string(),
+            });
         }
         return Ok(());
     }
@@ -272,6 +297,10 @@ fn setup_network(req: &StartRequest, spec: &Spec, pid: Pid) -> Result<net::NetSe
 /// See [`super::spawn`].
 pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
     check_single_threaded()?;
+    lsm::check(
+        lsm::HostLsm::detect(std::path::Path::new("/sys")),
+        &req.config.security,
+    )?;
     if req.argv.is_empty() {
         return Err(StartError::config("lxc.init.cmd", "", "empty init command"));
     }
@@ -351,6 +380,7 @@ pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
     }
     let (pid, pidfd) = match cloned {
         Ok(Cloned::Child) => {
+            super::clone::exit_on_panic(child_end.as_raw_fd());
             drop(parent_end);
             child::main(Child {
                 spec: &spec,
@@ -420,9 +450,13 @@ pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
     .map_err(|e| parent_end.child_error().unwrap_or(e))?;
     let ns_fds = ns_fds(&spec, pid);
 
-    // Step 4-6: the child's setup, start-host hook, exec.
-    let ttys = parent_end.wait_setup_done()?;
+    // Step 4-5: the child mounted and made its /dev; the device rules go in before any
+    // code of the container's rootfs runs (start hook, init).
+    parent_end.wait_mounted()?;
     apply_limits(req, true)?;
+    parent_end.send_devices_applied()?;
+    // Step 6-8: the rest of the child's setup, start-host hook, exec.
+    let ttys = parent_end.wait_setup_done()?;
     hooks::run(
         HookType::StartHost,
         &hook_ctx.clone().with_pid(pid.as_raw()),
@@ -439,4 +473,20 @@ pub fn spawn(req: &StartRequest) -> Result<Spawned, StartError> {
         ns_fds,
         network: network.disarm(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_thread_check_fails_closed() {
+        assert!(single_threaded(Ok("Name:\tx\nThreads:\t1\n".into())).is_ok());
+        let e = single_threaded(Ok("Threads:\t3\n".into())).unwrap_err();
+        assert!(e.to_string().contains("3 threads"), "{e}");
+        let unreadable = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let e = single_threaded(Err(unreadable)).unwrap_err();
+        assert!(e.to_string().contains("/proc/self/status"), "{e}");
+        assert!(single_threaded(Ok("Name:\tx\n".into())).is_err());
+    }
 }

@@ -7,9 +7,16 @@
 //! | 1 | maps, cgroup, limits → Startup | wait Startup                           |
 //! | 2 | wait Configured                | set ids, unshare cgroup/time → Configured |
 //! | 3 | prlimit, /proc → PostConfigure | wait PostConfigure                     |
-//! | 4 | wait Ttys…, SetupDone          | whole setup, tty masters → SetupDone   |
-//! | 5 | start-host hook → ReadyStart   | wait ReadyStart, exec                  |
-//! | 6 | wait: EOF = exec'd             | (CLOEXEC closes the socket)            |
+//! | 4 | wait Mounted                   | mounts, /dev, pivot → Mounted          |
+//! | 5 | device rules → DevicesApplied  | wait DevicesApplied                    |
+//! | 6 | wait Ttys…, SetupDone          | caps, seccomp, start hook, tty masters → SetupDone |
+//! | 7 | start-host hook → ReadyStart   | wait ReadyStart, exec                  |
+//! | 8 | wait: EOF = exec'd             | (CLOEXEC closes the socket)            |
+//!
+//! Barriers 4-5 put the device cgroup rules in place after the child made its /dev (autodev
+//! nodes, a loop device for the rootfs) and before any code of the container's rootfs runs
+//! (`lxc.hook.start`, init): a hostile image must meet the device policy from its first
+//! instruction.
 //!
 //! Any step of the child may instead send `Error { message }` with its own error text.
 
@@ -34,6 +41,10 @@ pub enum Message {
     Configured,
     /// Parent → child: prlimits and `lxc.proc.*` applied (and, later, network moved in).
     PostConfigure,
+    /// Child → parent: rootfs mounted, /dev populated, pivoted; no container code ran yet.
+    Mounted,
+    /// Parent → child: the device cgroup rules are in place.
+    DevicesApplied,
     /// Child → parent: a batch of tty pty masters (fds travel with it).
     Ttys { count: u32 },
     /// Child → parent: setup done up to exec.
@@ -50,6 +61,8 @@ impl Message {
             Message::Startup => "Startup".into(),
             Message::Configured => "Configured".into(),
             Message::PostConfigure => "PostConfigure".into(),
+            Message::Mounted => "Mounted".into(),
+            Message::DevicesApplied => "DevicesApplied".into(),
             Message::Ttys { count } => format!("Ttys({count})"),
             Message::SetupDone => "SetupDone".into(),
             Message::ReadyStart => "ReadyStart".into(),
@@ -70,6 +83,8 @@ impl Message {
             }
             Message::SetupDone => vec![5],
             Message::ReadyStart => vec![6],
+            Message::Mounted => vec![8],
+            Message::DevicesApplied => vec![9],
             Message::Error { message } => {
                 let mut v = vec![7];
                 v.extend_from_slice(message.as_bytes());
@@ -94,6 +109,8 @@ impl Message {
             },
             (5, 0) => Message::SetupDone,
             (6, 0) => Message::ReadyStart,
+            (8, 0) => Message::Mounted,
+            (9, 0) => Message::DevicesApplied,
             (7, _) => Message::Error {
                 message: String::from_utf8_lossy(rest).into_owned(),
             },
@@ -261,7 +278,17 @@ impl ParentEnd {
         self.send(Message::PostConfigure)
     }
 
-    /// Barrier 4: the child's setup is done; returns the tty masters.
+    /// Barrier 4: the child mounted everything; no container code has run yet.
+    pub fn wait_mounted(&self) -> Result<(), StartError> {
+        self.ch.expect(Message::Mounted, died).map(drop)
+    }
+
+    /// Barrier 5: the device rules are in place; the child may run container code.
+    pub fn send_devices_applied(&self) -> Result<(), StartError> {
+        self.send(Message::DevicesApplied)
+    }
+
+    /// Barrier 6: the child's setup is done; returns the tty masters.
     pub fn wait_setup_done(&self) -> Result<Vec<OwnedFd>, StartError> {
         let mut ttys = Vec::new();
         loop {
@@ -288,12 +315,12 @@ impl ParentEnd {
         }
     }
 
-    /// Barrier 5: exec init.
+    /// Barrier 7: exec init.
     pub fn send_ready_start(&self) -> Result<(), StartError> {
         self.send(Message::ReadyStart)
     }
 
-    /// Barrier 6: `Ok` when the child's end closed (exec succeeded), the child's error
+    /// Barrier 8: `Ok` when the child's end closed (exec succeeded), the child's error
     /// otherwise.
     pub fn wait_exec(&self) -> Result<(), StartError> {
         match self.ch.recv()? {
@@ -357,7 +384,19 @@ impl ChildEnd {
             .map(drop)
     }
 
-    /// Barrier 4: hand over the tty masters, then report setup done.
+    /// Barrier 4: mounts and /dev done, before any container code runs.
+    pub fn send_mounted(&self) -> Result<(), StartError> {
+        self.send(Message::Mounted, &[])
+    }
+
+    /// Barrier 5: wait until the monitor has put the device rules in place.
+    pub fn wait_devices_applied(&self) -> Result<(), StartError> {
+        self.ch
+            .expect(Message::DevicesApplied, parent_gone)
+            .map(drop)
+    }
+
+    /// Barrier 6: hand over the tty masters, then report setup done.
     pub fn send_setup_done(&self, ttys: &[OwnedFd]) -> Result<(), StartError> {
         for chunk in ttys.chunks(FD_BATCH) {
             let raw: Vec<RawFd> = chunk.iter().map(|f| f.as_raw_fd()).collect();
@@ -367,7 +406,7 @@ impl ChildEnd {
         self.send(Message::SetupDone, &[])
     }
 
-    /// Barrier 5.
+    /// Barrier 7.
     pub fn wait_ready_start(&self) -> Result<(), StartError> {
         self.ch.expect(Message::ReadyStart, parent_gone).map(drop)
     }
@@ -398,6 +437,8 @@ mod tests {
             Message::Startup,
             Message::Configured,
             Message::PostConfigure,
+            Message::Mounted,
+            Message::DevicesApplied,
             Message::Ttys { count: 7 },
             Message::SetupDone,
             Message::ReadyStart,
@@ -421,6 +462,10 @@ mod tests {
         parent.wait_configured().unwrap();
         parent.send_post_configure().unwrap();
         child.wait_post_configure().unwrap();
+        child.send_mounted().unwrap();
+        parent.wait_mounted().unwrap();
+        parent.send_devices_applied().unwrap();
+        child.wait_devices_applied().unwrap();
         let ttys: Vec<OwnedFd> = (0..3)
             .map(|_| std::fs::File::open("/dev/null").unwrap().into())
             .collect();

@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Version 1 is a bare allowlist of syscall numbers. Syscall names this kernel/libseccomp
-//! does not know are skipped with a debug message, like LXC.
+//! does not know are skipped, like LXC, with a warning on stderr (a profile that silently
+//! loses a rule is a weaker profile than its author wrote; see [`unknown_syscalls`]).
 
 use std::path::{Path, PathBuf};
 
@@ -342,11 +343,11 @@ pub fn compile(profile: &Profile) -> Result<ScmpFilterContext, StartError> {
             None => match ScmpSyscall::from_name(&rule.syscall) {
                 Ok(sc) => sc,
                 Err(_) => {
-                    super::debug(&format!(
-                        "seccomp: skipping unknown syscall \"{}\" ({}:{})",
-                        rule.syscall,
+                    super::warn(&format!(
+                        "seccomp profile {}:{}: skipping syscall \"{}\", unknown to this kernel/libseccomp; the container runs without that rule",
                         profile.path.display(),
-                        rule.line
+                        rule.line,
+                        rule.syscall,
                     ));
                     continue;
                 }
@@ -381,6 +382,18 @@ pub fn compile(profile: &Profile) -> Result<ScmpFilterContext, StartError> {
 pub struct Program {
     path: std::path::PathBuf,
     insns: Vec<libc::sock_filter>,
+}
+
+/// The syscall names of `profile`'s rules (for this architecture) that libseccomp does not
+/// know: [`program`] skips them with a warning.
+pub fn unknown_syscalls(profile: &Profile) -> Vec<String> {
+    profile
+        .rules
+        .iter()
+        .filter(|r| arch_applies(r.arch.as_deref()) && parse_num(&r.syscall).is_none())
+        .filter(|r| ScmpSyscall::from_name(&r.syscall).is_err())
+        .map(|r| r.syscall.clone())
+        .collect()
 }
 
 /// Compiles `profile` into a [`Program`].
@@ -456,6 +469,33 @@ impl Program {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn our_common_profile_rejects_forced_umounts_and_knows_every_syscall() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../templates/config/common.seccomp"
+        ));
+        let p = read(path).unwrap();
+        assert!(p.reject_force_umount, "LXC's common.seccomp has it");
+        assert!(
+            unknown_syscalls(&p).is_empty(),
+            "{:?}",
+            unknown_syscalls(&p)
+        );
+        program(&p).unwrap();
+    }
+
+    #[test]
+    fn unknown_syscalls_are_listed() {
+        let p = parse(
+            Path::new("/p"),
+            "2\ndenylist\n[all]\nkexec_load errno 1\nno_such_syscall_xyz errno 1\n",
+        )
+        .unwrap();
+        assert_eq!(unknown_syscalls(&p), ["no_such_syscall_xyz"]);
+        program(&p).unwrap();
+    }
 
     #[test]
     fn parses_lxc_common_seccomp() {

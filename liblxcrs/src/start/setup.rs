@@ -277,24 +277,27 @@ lxc.sysctl.net.ipv4.ip_forward = 1
         assert!(ro);
     }
 
-    #[test]
-    fn cgroup_mixed_without_cgroupns_binds_host_tree_and_own_cgroup() {
+    /// The cgroup mounts of `auto` without a cgroup namespace, on a host with the memory
+    /// v1 hierarchy and the empty cgroup2 one.
+    fn cgroup_plan_without_cgroupns(auto: &str) -> Vec<String> {
         let sys = Recorder::default();
-        let text = format!("{BUSYBOX}lxc.namespace.keep = cgroup\n");
+        let text = format!("{BUSYBOX}lxc.namespace.keep = cgroup\nlxc.mount.auto = {auto}\n");
         let host = CgroupHost {
             unified_only: false,
             v1: vec!["memory".into()],
-            has_unified: false,
+            has_unified: true,
         };
         let spec = spec(&text, host);
         let info = ChildInfo {
             console: None,
-            own_cgroups: vec![("memory".into(), "/lxcrs.payload.bb".into())],
+            own_cgroups: vec![
+                ("memory".into(), "/lxcrs.payload.bb".into()),
+                (String::new(), "/lxcrs.payload.bb".into()),
+            ],
         };
         run(&sys, &spec, &info, &mut |_| Ok(())).unwrap();
         let ops = sys.ops.borrow();
-        let cg: Vec<String> = ops
-            .iter()
+        ops.iter()
             .filter_map(|op| match op {
                 Op::Mount {
                     src, target, flags, ..
@@ -306,16 +309,90 @@ lxc.sysctl.net.ipv4.ip_forward = 1
                 )),
                 _ => None,
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn cgroup_without_cgroupns_shows_only_the_own_cgroup() {
+        // No host cgroupfs root (v1 release_agent) is ever bound: a tmpfs with directories
+        // down to the container's cgroup, and that cgroup on top.
+        let own = |ro: bool| {
+            vec![
+                "cgroup /r/sys/fs/cgroup ro=false".to_string(),
+                "/sys/fs/cgroup/memory/lxcrs.payload.bb /r/sys/fs/cgroup/memory/lxcrs.payload.bb ro=false".into(),
+                format!("- /r/sys/fs/cgroup/memory/lxcrs.payload.bb ro={ro}"),
+                "/sys/fs/cgroup/unified/lxcrs.payload.bb /r/sys/fs/cgroup/unified/lxcrs.payload.bb ro=false".into(),
+                format!("- /r/sys/fs/cgroup/unified/lxcrs.payload.bb ro={ro}"),
+            ]
+        };
+        let mut mixed = own(false);
+        mixed.push("- /r/sys/fs/cgroup ro=true".into());
+        assert_eq!(cgroup_plan_without_cgroupns("cgroup:mixed"), mixed);
+        let mut ro = own(true);
+        ro.push("- /r/sys/fs/cgroup ro=true".into());
+        assert_eq!(cgroup_plan_without_cgroupns("cgroup:ro"), ro);
+        // rw: the tmpfs stays writable, but it is no cgroupfs.
+        assert_eq!(cgroup_plan_without_cgroupns("cgroup:rw"), own(false));
+        // Bare `cgroup` with CAP_SYS_ADMIN kept means rw: still only the own cgroup.
+        assert_eq!(cgroup_plan_without_cgroupns("cgroup"), own(false));
+    }
+
+    #[test]
+    fn cgroup_full_without_cgroupns_binds_host_tree_ro_and_own_cgroup() {
         assert_eq!(
-            cg,
+            cgroup_plan_without_cgroupns("cgroup-full:mixed"),
             [
                 "cgroup /r/sys/fs/cgroup ro=false",
                 "/sys/fs/cgroup/memory /r/sys/fs/cgroup/memory ro=false",
                 "- /r/sys/fs/cgroup/memory ro=true",
                 "/sys/fs/cgroup/memory/lxcrs.payload.bb /r/sys/fs/cgroup/memory/lxcrs.payload.bb ro=false",
                 "- /r/sys/fs/cgroup/memory/lxcrs.payload.bb ro=false",
+                "/sys/fs/cgroup/unified /r/sys/fs/cgroup/unified ro=false",
+                "- /r/sys/fs/cgroup/unified ro=true",
+                "/sys/fs/cgroup/unified/lxcrs.payload.bb /r/sys/fs/cgroup/unified/lxcrs.payload.bb ro=false",
+                "- /r/sys/fs/cgroup/unified/lxcrs.payload.bb ro=false",
                 "- /r/sys/fs/cgroup ro=true",
+            ]
+        );
+        let ro = cgroup_plan_without_cgroupns("cgroup-full:ro");
+        assert!(!ro.iter().any(|l| l.contains("payload")), "{ro:#?}");
+    }
+
+    #[test]
+    fn unified_host_without_cgroupns_shows_only_the_own_cgroup() {
+        let sys = Recorder::default();
+        let text = format!("{BUSYBOX}lxc.namespace.keep = cgroup\n");
+        let host = CgroupHost {
+            unified_only: true,
+            v1: vec![],
+            has_unified: true,
+        };
+        let spec = spec(&text, host);
+        let info = ChildInfo {
+            console: None,
+            own_cgroups: vec![(String::new(), "/a/lxcrs.payload.bb".into())],
+        };
+        run(&sys, &spec, &info, &mut |_| Ok(())).unwrap();
+        let binds: Vec<String> = sys
+            .ops
+            .borrow()
+            .iter()
+            .filter_map(|op| match op {
+                Op::Mount {
+                    src: Some(src),
+                    target,
+                    ..
+                } if target.starts_with("/r/sys/fs/cgroup") => {
+                    Some(format!("{src} {}", target.display()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            binds,
+            [
+                "cgroup /r/sys/fs/cgroup",
+                "/sys/fs/cgroup/a/lxcrs.payload.bb /r/sys/fs/cgroup/a/lxcrs.payload.bb",
             ]
         );
     }

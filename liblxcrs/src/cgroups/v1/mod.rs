@@ -15,6 +15,7 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::unistd::Pid;
 
+use super::device_keys;
 use super::error::{CgroupError, Result};
 use super::keys::{self, LimitKey};
 use super::layout::Hierarchy;
@@ -190,6 +191,38 @@ impl CgroupManager for V1Cgroups {
             LimitKey::V2 { controller, file } => self.apply_v2(key, value, controller, file),
             LimitKey::V2Devices { file } => self.apply_v2(key, value, "devices", file),
         }
+    }
+
+    /// Device rules (see `device_keys`: the host's family, else the other one translated),
+    /// in config order: to the v1 devices files, or, without a v1 devices controller, as
+    /// the eBPF program on the cgroup2 payload. Nothing is skipped: with neither, the start
+    /// fails.
+    fn apply_device_rules(&self, rules: &[(String, String)]) -> Result<Vec<CgroupError>> {
+        let devices_dir = self.payload_of("devices")?;
+        let rules = device_keys::select(rules, devices_dir.is_none())?;
+        let Some(first) = rules.first() else {
+            return Ok(Vec::new());
+        };
+        if let Some(dir) = devices_dir {
+            for r in &rules {
+                let file = if r.allow {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
+                fs::write(&dir.join(file), r.value).map_err(|e| CgroupError::Limit {
+                    key: r.key.into(),
+                    source: Box::new(e),
+                })?;
+            }
+        } else if let Some(index) = self.v2_index() {
+            super::v2::attach_device_rules(self.payload(index)?, &rules)?;
+        } else {
+            return Err(CgroupError::NoDeviceController {
+                key: first.key.into(),
+            });
+        }
+        Ok(Vec::new())
     }
 
     fn get(&self, file: &str) -> Result<String> {

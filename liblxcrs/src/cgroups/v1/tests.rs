@@ -96,22 +96,31 @@ fn enter_writes_the_pid_everywhere() {
 }
 
 #[test]
-fn device_rules_are_written_one_by_one_and_cgroup2_ones_skipped() {
+fn device_rules_are_written_one_by_one_and_cgroup2_ones_translated_when_alone() {
     let fx = Fixture::hybrid();
     let cg = created(&fx, "c1");
-    let rules: Vec<(String, String)> = [
+    let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let dir = format!("{CG}/devices/lxcrs.payload.c1");
+    // A cgroup2-only policy goes to the v1 files instead of being skipped.
+    let v2_only = pairs(&[
+        ("lxc.cgroup2.devices.deny", "a"),
+        ("lxc.cgroup2.devices.allow", "c 1:5 rwm"),
+    ]);
+    assert!(cg.apply_device_rules(&v2_only).unwrap().is_empty());
+    assert_eq!(fx.read(&format!("{dir}/devices.deny")), "a");
+    assert_eq!(fx.read(&format!("{dir}/devices.allow")), "c 1:5 rwm");
+    // With both families, the v1 rules are this host's.
+    let rules = pairs(&[
         ("lxc.cgroup.devices.deny", "a"),
         ("lxc.cgroup.devices.allow", "c 1:3 rwm"),
         ("lxc.cgroup2.devices.deny", "a"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let skipped = cg.apply_device_rules(&rules).unwrap();
-    assert_eq!(skipped.len(), 1);
-    assert!(skipped[0].to_string().contains("lxc.cgroup2.devices.deny"));
-    let dir = format!("{CG}/devices/lxcrs.payload.c1");
-    assert_eq!(fx.read(&format!("{dir}/devices.deny")), "a");
+        ("lxc.cgroup2.devices.allow", "c 1:5 rwm"),
+    ]);
+    assert!(cg.apply_device_rules(&rules).unwrap().is_empty());
     assert_eq!(fx.read(&format!("{dir}/devices.allow")), "c 1:3 rwm");
     // A real failure stops there and names the key.
     std::fs::remove_file(fx.path(&format!("{dir}/devices.allow"))).unwrap();
@@ -119,6 +128,12 @@ fn device_rules_are_written_one_by_one_and_cgroup2_ones_skipped() {
     assert!(
         err.to_string()
             .starts_with("cannot apply lxc.cgroup.devices.allow: failed to write"),
+        "{err}"
+    );
+    let bad = pairs(&[("lxc.cgroup2.devices.list", "a")]);
+    let err = cg.apply_device_rules(&bad).unwrap_err();
+    assert!(
+        err.to_string().contains("lxc.cgroup2.devices.list"),
         "{err}"
     );
 }

@@ -17,12 +17,23 @@ use std::time::Duration;
 
 use nix::unistd::Pid;
 
+use super::device_keys::{self, DeviceRule};
 use super::error::{CgroupError, Result};
 use super::keys::{self, LimitKey};
-use super::manager::{self, CgroupManager};
+use super::manager::CgroupManager;
 use super::stats::{self, CgroupStats};
 use super::tree::{Tree, Which};
 use super::{freezer, fs, kill};
+
+/// Compiles `rules` (in order) into the eBPF device program and attaches it to the cgroup2
+/// directory `dir`. Also the hybrid driver's way when no v1 devices controller is mounted.
+pub(crate) fn attach_device_rules(dir: &Path, rules: &[DeviceRule]) -> Result<()> {
+    let mut policy = devices::Policy::default();
+    for r in rules {
+        policy.push(r.key, r.allow, r.value)?;
+    }
+    bpf::attach_device_program(dir, &policy.program())
+}
 
 /// A container's cgroups on a unified host.
 #[derive(Debug, Clone)]
@@ -146,27 +157,16 @@ impl CgroupManager for V2Cgroups {
         })
     }
 
-    /// Compiles the `lxc.cgroup2.devices.*` rules into one program and attaches it to the
-    /// payload; the payload is new at every start (a reboot too), so it never holds an older
-    /// one. `lxc.cgroup.devices.*` keys are skipped, as `apply_limit` would.
+    /// Compiles the `lxc.cgroup2.devices.*` rules (or, in a config without them, the v1
+    /// `lxc.cgroup.devices.*` ones, see `device_keys`) into one program and attaches it to
+    /// the payload; the payload is new at every start (a reboot too), so it never holds an
+    /// older one. Nothing is skipped: a key no host can apply is an error.
     fn apply_device_rules(&self, rules: &[(String, String)]) -> Result<Vec<CgroupError>> {
-        let mut policy = devices::Policy::default();
-        let mut others = Vec::new();
-        let mut any = false;
-        for (key, value) in rules {
-            match keys::parse_limit_key(key)? {
-                LimitKey::V2Devices { file } => {
-                    policy.push(key, file == "devices.allow", value)?;
-                    any = true;
-                }
-                _ => others.push((key.clone(), value.clone())),
-            }
+        let rules = device_keys::select(rules, true)?;
+        if !rules.is_empty() {
+            attach_device_rules(self.payload()?, &rules)?;
         }
-        let skipped = manager::apply_each(self, &others)?;
-        if any {
-            bpf::attach_device_program(self.payload()?, &policy.program())?;
-        }
-        Ok(skipped)
+        Ok(Vec::new())
     }
 
     fn get(&self, file: &str) -> Result<String> {

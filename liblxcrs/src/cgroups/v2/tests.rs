@@ -102,9 +102,8 @@ fn device_rules_become_one_program_on_the_payload() {
             ("lxc.cgroup2.devices.allow", "c 136:* rwm"),
         ]))
         .unwrap();
-    // The v1 keys are skipped as apply_limit skips them, each with its reason.
-    assert_eq!(skipped.len(), 2);
-    assert!(skipped.iter().all(CgroupError::is_unsupported_on_host));
+    // The cgroup2 keys are this host's; the v1 ones would be translated only alone.
+    assert!(skipped.is_empty(), "{skipped:?}");
     let attached = bpf::attached();
     assert_eq!(attached.len(), 1, "one program for all rules");
     let (dir, program) = &attached[0];
@@ -117,15 +116,39 @@ fn device_rules_become_one_program_on_the_payload() {
 }
 
 #[test]
-fn no_cgroup2_device_rules_attach_no_program() {
+fn v1_device_keys_become_the_program_on_a_cgroup2_host() {
     let fx = Fixture::unified();
     let cg = created(&fx);
     bpf::install();
-    let skipped = cg
-        .apply_device_rules(&rules(&[("lxc.cgroup.devices.deny", "a")]))
-        .unwrap();
-    assert_eq!(skipped.len(), 1);
     assert!(cg.apply_device_rules(&[]).unwrap().is_empty());
+    assert!(bpf::attached().is_empty(), "no rules, no program");
+    let skipped = cg
+        .apply_device_rules(&rules(&[
+            ("lxc.cgroup.devices.deny", "a"),
+            ("lxc.cgroup.devices.allow", "c 1:3 rwm"),
+        ]))
+        .unwrap();
+    assert!(skipped.is_empty(), "{skipped:?}");
+    let attached = bpf::attached();
+    assert_eq!(attached.len(), 1, "a v1-only config gets its device policy");
+    let mut policy = super::devices::Policy::default();
+    policy.push("k", false, "a").unwrap();
+    policy.push("k", true, "c 1:3 rwm").unwrap();
+    assert_eq!(attached[0].1, policy.program());
+}
+
+#[test]
+fn an_untranslatable_device_key_fails_by_name() {
+    let fx = Fixture::unified();
+    let cg = created(&fx);
+    bpf::install();
+    let err = cg
+        .apply_device_rules(&rules(&[
+            ("lxc.cgroup.devices.deny", "a"),
+            ("lxc.cgroup.devices.list", "a *:* rwm"),
+        ]))
+        .unwrap_err();
+    assert!(err.to_string().contains("lxc.cgroup.devices.list"), "{err}");
     assert!(bpf::attached().is_empty());
 }
 
