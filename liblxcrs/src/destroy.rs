@@ -7,8 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use lxcrs_storage::remove::remove_tree_onedev;
-
+use crate::partial::{Made, Transaction};
 use crate::{lock, partial, Container, Error, Result};
 
 /// `lxc_snapshots`: in an origin, the clones that depend on it.
@@ -20,7 +19,11 @@ impl Container {
     /// Destroys the container. With `with_snapshots`, its snapshots and dependent
     /// clones go first (`lxc-destroy -s`).
     pub fn destroy(&mut self, with_snapshots: bool) -> Result<()> {
-        if partial::recover(self.lxcpath(), self.name())? {
+        // Locked from the checks on: a start or a clone of this container cannot slip in
+        // between "not running, no clones" and the removal.
+        let _lock = lock::lock(self.lxcpath(), self.name(), true)?;
+        crate::failpoint!("destroy.locked");
+        if partial::recover_locked(&self.dir())? {
             return Err(Error::NotDefined);
         }
         if !self.is_defined() {
@@ -82,9 +85,10 @@ impl Container {
                 .map_err(|e| Error::msg(format!("failed to destroy snapshot {name}: {e}")))?;
         }
 
-        let _lock = lock::lock(self.lxcpath(), self.name(), true)?;
+        crate::failpoint!("destroy.dependents");
         let config = self.load_config()?.clone();
         let model = config.model();
+        let mut made = vec![Made::Dir];
         if model.rootfs.managed {
             if let Some(rp) = &model.rootfs.path {
                 let value = match &rp.kind {
@@ -93,15 +97,21 @@ impl Container {
                 };
                 // A missing rootfs is no reason to keep a container around (LXC #877).
                 if Path::new(&rp.path).exists() || rp.kind.as_deref().is_some_and(|k| k != "dir") {
-                    let store =
-                        lxcrs_storage::open(&value).map_err(|e| Error::msg(e.to_string()))?;
-                    store.destroy().map_err(|e| Error::msg(e.to_string()))?;
+                    // Checked now: a store that cannot be opened fails the destroy before
+                    // anything is removed.
+                    lxcrs_storage::open(&value).map_err(|e| Error::msg(e.to_string()))?;
+                    made.push(Made::Store(value));
                 }
             }
         }
+        // From here the container is on its way out: the marker says what to remove, so
+        // that a destroy killed midway is finished by the next command (lxc-ls, lxc-start,
+        // lxc-destroy…) instead of leaving a container with half a rootfs.
+        let tx = Transaction::begin_with(&dir, made)?;
+        crate::failpoint!("destroy.marked");
         drop_rdepend(&dir, self.lxcpath(), self.name());
-        remove_tree_onedev(&dir).map_err(|e| Error::msg(e.to_string()))?;
-        Ok(())
+        crate::failpoint!("destroy.rdepend");
+        tx.rollback()
     }
 
     /// True when the container's monitor answers (RUNNING, FROZEN, STARTING, …).
@@ -148,16 +158,5 @@ fn drop_rdepend(dir: &Path, lxcpath: &Path, name: &str) {
         return;
     };
     let origin = Path::new(olxcpath).join(oname);
-    let mut list = dependents(&origin);
-    list.retain(|(p, n)| !(p == lxcpath && n == name));
-    let file = origin.join(SNAPSHOTS_FILE);
-    if list.is_empty() {
-        let _ = fs::remove_file(&file);
-    } else {
-        let text: String = list
-            .iter()
-            .map(|(p, n)| format!("{}\n{n}\n", p.display()))
-            .collect();
-        let _ = fs::write(&file, text);
-    }
+    crate::copy::remove_dependent(&origin, lxcpath, name);
 }

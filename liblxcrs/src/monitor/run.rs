@@ -108,6 +108,7 @@ pub(super) fn run(lxcpath: PathBuf, name: String, status: OwnedFd) -> i32 {
     };
     drop(buf);
     let status = Some(status);
+    crate::failpoint!("monitor.options");
 
     // A session of our own now; the fork that leaves lxc-start comes once the monitor
     // cgroup exists, so that the monitor is born in it (see `Monitor::lifetime`).
@@ -142,6 +143,7 @@ pub(super) fn run(lxcpath: PathBuf, name: String, status: OwnedFd) -> i32 {
         }
     };
 
+    crate::failpoint!("monitor.bound");
     let loaded = match payload::load(&lxcpath, &name, &opts) {
         Ok(l) => l,
         Err(msg) => {
@@ -244,6 +246,7 @@ impl Monitor {
             self.fail_start(msg);
             return 1;
         }
+        crate::failpoint!("monitor.cgroups");
         let mut lock = payload::lock_for_start(&self.lxcpath, &self.name);
         if let Err(msg) = &lock {
             let msg = msg.clone();
@@ -251,6 +254,7 @@ impl Monitor {
             return 1;
         }
 
+        crate::failpoint!("monitor.locked");
         let sigs = handled_set();
         let _ = sigs.thread_block();
         let sigfd =
@@ -273,6 +277,7 @@ impl Monitor {
                 self.fail_start(msg);
                 return 1;
             }
+            crate::failpoint!("monitor.spawned");
             self.set_state(State::Running);
             self.ran = true;
             if self.status.is_some() {
@@ -284,14 +289,17 @@ impl Monitor {
                 );
                 self.status = None;
             }
+            crate::failpoint!("monitor.running");
             lock = Ok(None); // release the start lock: LXC does not hold it while running
             let _ = &lock;
 
             let Ended::Init(ws) = self.serve(&sigfd);
             let reboot =
                 !self.opts.execute && matches!(ws, WaitStatus::Signaled(_, Signal::SIGHUP, _));
+            crate::failpoint!("monitor.stopping");
             self.set_state(State::Stopping);
             self.teardown(reboot);
+            crate::failpoint!("monitor.torndown");
             if !reboot {
                 self.finish();
                 return if self.opts.execute { exit_code(ws) } else { 0 };
@@ -393,6 +401,7 @@ impl Monitor {
         // EOF now, before the monitor leaves its own cgroup, which no client waits for.
         self.conns.clear();
         payload::remove_monitor_cgroup(self);
+        crate::failpoint!("monitor.clients_closed");
     }
 
     /// Removes the monitor cgroups earlier runs of this container left behind (a killed
@@ -616,6 +625,7 @@ impl Monitor {
                 eprintln!("lxcrs-monitor: {}: network teardown: {e}", self.name);
             }
             p.kill_all();
+            crate::failpoint!("monitor.killed");
             p.release();
             self.payload = Some(p);
         }
@@ -624,6 +634,7 @@ impl Monitor {
         self.pty_peers.clear();
         payload::remove_payload_cgroup(self);
         if reboot {
+            crate::failpoint!("monitor.payload_removed");
             payload::post_stop(self);
         }
     }
