@@ -134,12 +134,21 @@ pub fn dependents(dir: &Path) -> Vec<(PathBuf, String)> {
         .collect()
 }
 
-/// The snapshots under `<dir>/snaps/`.
+/// The snapshots under `<dir>/snaps/`. One whose making or removal never finished
+/// (killed) is finished now and not listed, nor one still being made.
 pub fn snapshots(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir.join("snaps"))
+    let snaps = dir.join("snaps");
+    let mut v: Vec<String> = fs::read_dir(&snaps)
         .map(|rd| {
             rd.flatten()
-                .filter(|e| e.path().join("config").exists())
+                .filter(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if partial::is_partial(&e.path()) {
+                        let _ = partial::recover(&snaps, &name);
+                        return false;
+                    }
+                    e.path().join("config").exists()
+                })
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect()
         })

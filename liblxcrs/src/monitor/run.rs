@@ -633,8 +633,8 @@ impl Monitor {
         self.ttys.clear();
         self.pty_peers.clear();
         payload::remove_payload_cgroup(self);
+        crate::failpoint!("monitor.payload_removed");
         if reboot {
-            crate::failpoint!("monitor.payload_removed");
             payload::post_stop(self);
         }
     }
