@@ -23,7 +23,9 @@ use lxcrs_tests::Env;
 /// One operation under test: how to set it up, the command, the containers it touches.
 struct Op {
     label: &'static str,
-    setup: fn(&Env, &Names),
+    /// Makes the containers; a monitor it starts gets `fp` (the failpoint settings), so
+    /// that the points of its stop can be reached.
+    setup: fn(&Env, &Names, &[(String, String)]),
     tool: &'static str,
     args: fn(&Names) -> Vec<String>,
 }
@@ -35,27 +37,40 @@ struct Names {
     new: String,
 }
 
-fn none(_: &Env, _: &Names) {}
+fn none(_: &Env, _: &Names, _: &[(String, String)]) {}
 
-fn base(env: &Env, n: &Names) {
+fn base(env: &Env, n: &Names, _: &[(String, String)]) {
     busybox(env, &n.base);
 }
 
-fn base_running(env: &Env, n: &Names) {
+fn base_running(env: &Env, n: &Names, fp: &[(String, String)]) {
     busybox(env, &n.base);
-    env.ok("lxc-start", &["-n", &n.base]);
+    let out = env
+        .cmd("lxc-start")
+        .args(["-n", &n.base])
+        .envs(fp.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "lxc-start: {:?}", text(&out));
 }
 
-fn base_with_snapshot(env: &Env, n: &Names) {
+fn base_with_snapshot(env: &Env, n: &Names, _: &[(String, String)]) {
     busybox(env, &n.base);
     env.ok("lxc-snapshot", &["-n", &n.base]);
     // Something for the restore to undo.
-    fs::write(env.lxcpath().join(&n.base).join("rootfs/after-snapshot"), "x").unwrap();
+    fs::write(
+        env.lxcpath().join(&n.base).join("rootfs/after-snapshot"),
+        "x",
+    )
+    .unwrap();
 }
 
-fn base_with_overlay_clone(env: &Env, n: &Names) {
+fn base_with_overlay_clone(env: &Env, n: &Names, _: &[(String, String)]) {
     busybox(env, &n.base);
-    env.ok("lxc-copy", &["-n", &n.base, "-N", &n.new, "-s", "-B", "overlay"]);
+    env.ok(
+        "lxc-copy",
+        &["-n", &n.base, "-N", &n.new, "-s", "-B", "overlay"],
+    );
 }
 
 fn v(args: &[&str]) -> Vec<String> {
@@ -119,17 +134,26 @@ const OPS: &[Op] = &[
     },
 ];
 
-/// Runs `op` with failpoint `point` set to `pause` (or none) and the log in `log`.
-fn spawn(env: &Env, op: &Op, n: &Names, point: Option<&str>, log: &Path) -> Child {
+/// The environment that sets failpoint `point` to `pause` (or none) with the log in `log`.
+fn fp_env(point: Option<&str>, log: &Path) -> Vec<(String, String)> {
+    let mut v = vec![(
+        "LXCRS_FAILPOINTS_LOG".to_string(),
+        log.to_string_lossy().into_owned(),
+    )];
+    if let Some(p) = point {
+        v.push(("LXCRS_FAILPOINTS".into(), format!("{p}=pause")));
+    }
+    v
+}
+
+/// Runs `op` with the failpoint environment `fp`.
+fn spawn(env: &Env, op: &Op, n: &Names, fp: &[(String, String)]) -> Child {
     let args = (op.args)(n);
     let mut c = env.cmd(op.tool);
     c.args(&args)
-        .env("LXCRS_FAILPOINTS_LOG", log)
+        .envs(fp.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    if let Some(p) = point {
-        c.env("LXCRS_FAILPOINTS", format!("{p}=pause"));
-    }
     c.spawn()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", op.tool))
 }
@@ -157,19 +181,25 @@ fn fresh_names(env: &Env) -> Names {
 fn enumerate(op: &Op) -> Vec<String> {
     let env = Env::new().expect("root");
     let n = fresh_names(&env);
-    (op.setup)(&env, &n);
-    let log = env.lxcpath().join("failpoints.log");
-    let out = spawn(&env, op, &n, None, &log)
-        .wait_with_output()
-        .expect("wait");
+    let log = env.lxcpath().join("..").join(format!(
+        "lxcrs-failpoints.{}.log",
+        env.lxcpath().file_name().unwrap().to_string_lossy()
+    ));
+    let fp = fp_env(None, &log);
+    (op.setup)(&env, &n, &fp);
+    // Only what the operation passes, not its set-up.
+    let skip = read_log(&log).len();
+    let out = spawn(&env, op, &n, &fp).wait_with_output().expect("wait");
     assert!(
         out.status.success(),
         "{} without faults failed: {}",
         op.label,
         String::from_utf8_lossy(&out.stderr)
     );
+    // The monitor may pass a last point after the tool returned (RUNNING, EOF).
+    std::thread::sleep(Duration::from_millis(500));
     let mut points: Vec<String> = Vec::new();
-    for (p, _) in read_log(&log) {
+    for (p, _) in read_log(&log).into_iter().skip(skip) {
         if !points.contains(&p) {
             points.push(p);
         }
@@ -189,17 +219,22 @@ fn kill9(pid: i32) {
 fn kill_at(op: &Op, point: &str) -> bool {
     let env = Env::new().expect("root");
     let n = fresh_names(&env);
-    (op.setup)(&env, &n);
     let log = env.lxcpath().join("..").join(format!(
         "lxcrs-failpoints.{}.log",
         env.lxcpath().file_name().unwrap().to_string_lossy()
     ));
-    let _ = fs::remove_file(&log);
-    let mut child = spawn(&env, op, &n, Some(point), &log);
+    let fp = fp_env(Some(point), &log);
+    (op.setup)(&env, &n, &fp);
+    let skip = read_log(&log).len();
+    let mut child = spawn(&env, op, &n, &fp);
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut exited: Option<Instant> = None;
     let reached = loop {
-        if let Some((_, pid)) = read_log(&log).into_iter().find(|(p, _)| p == point) {
+        if let Some((_, pid)) = read_log(&log)
+            .into_iter()
+            .skip(skip)
+            .find(|(p, _)| p == point)
+        {
             // Paused there (or about to be): kill it now, mid-operation.
             std::thread::sleep(Duration::from_millis(20));
             kill9(pid);
@@ -232,7 +267,11 @@ fn kill_at(op: &Op, point: &str) -> bool {
 /// The next commands see nothing or a whole container, for each name the run touched.
 fn check_after(env: &Env, n: &Names, what: &str) {
     let ls = env.lxc("lxc-ls", &["-1"]);
-    assert!(ls.status.success(), "{what}: lxc-ls failed: {:?}", text(&ls));
+    assert!(
+        ls.status.success(),
+        "{what}: lxc-ls failed: {:?}",
+        text(&ls)
+    );
     let listed: Vec<String> = text(&ls).0.lines().map(str::to_string).collect();
     for name in [&n.base, &n.new] {
         let dir = env.lxcpath().join(name);
@@ -252,15 +291,23 @@ fn check_after(env: &Env, n: &Names, what: &str) {
     // The snapshots the base lists are whole too (and a killed one is not listed).
     if listed.contains(&n.base) {
         let l = env.lxc("lxc-snapshot", &["-n", &n.base, "-L"]);
-        assert!(l.status.success(), "{what}: lxc-snapshot -L: {:?}", text(&l));
+        assert!(
+            l.status.success(),
+            "{what}: lxc-snapshot -L: {:?}",
+            text(&l)
+        );
         let snaps = env.lxcpath().join(&n.base).join("snaps");
         for line in text(&l).0.lines() {
-            let Some(snap) = line.split_whitespace().next().filter(|s| s.starts_with("snap"))
+            let Some(snap) = line
+                .split_whitespace()
+                .next()
+                .filter(|s| s.starts_with("snap"))
             else {
                 continue;
             };
             assert!(
-                snaps.join(snap).join("config").is_file() && !snaps.join(snap).join("partial").exists(),
+                snaps.join(snap).join("config").is_file()
+                    && !snaps.join(snap).join("partial").exists(),
                 "{what}: snapshot {snap} is listed but not whole"
             );
         }
@@ -290,7 +337,11 @@ fn whole(env: &Env, name: &str, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         let out = env.lxc("lxc-info", &["-n", name, "-s", "-H"]);
-        assert!(out.status.success(), "{what}: lxc-info {name}: {:?}", text(&out));
+        assert!(
+            out.status.success(),
+            "{what}: lxc-info {name}: {:?}",
+            text(&out)
+        );
         st = text(&out).0.trim().to_string();
         if st == "STOPPED" || st == "RUNNING" {
             break;
@@ -310,7 +361,11 @@ fn whole(env: &Env, name: &str, what: &str) {
     assert_eq!(state(env, name), "RUNNING", "{what}: {name}");
     assert_eq!(monitors(env, name), 1, "{what}: monitors of {name}");
     let attach = env.lxc("lxc-attach", &["-n", name, "--", "/bin/true"]);
-    assert!(attach.status.success(), "{what}: attach {name}: {:?}", text(&attach));
+    assert!(
+        attach.status.success(),
+        "{what}: attach {name}: {:?}",
+        text(&attach)
+    );
     env.ok("lxc-stop", &["-n", name, "-k"]);
     assert_eq!(state(env, name), "STOPPED", "{what}: {name}");
 }
@@ -348,8 +403,8 @@ fn no_held_locks(env: &Env, what: &str) {
             continue;
         }
         if let Ok(f) = fs::File::open(e.path()) {
-            let held = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock)
-                .is_err();
+            let held =
+                nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).is_err();
             assert!(!held, "{what}: lock {} is still held", e.path().display());
         }
     }
@@ -374,10 +429,19 @@ fn kill_at_every_failpoint() {
         }
         for p in &points {
             let reached = kill_at(op, p);
-            assert!(reached, "{}: {p} was passed once, not the second time", op.label);
+            assert!(
+                reached,
+                "{}: {p} was passed once, not the second time",
+                op.label
+            );
             total += 1;
         }
-        eprintln!("{}: killed at {} points: {}", op.label, points.len(), points.join(" "));
+        eprintln!(
+            "{}: killed at {} points: {}",
+            op.label,
+            points.len(),
+            points.join(" ")
+        );
     }
     eprintln!("{total} kills in {:?}", t0.elapsed());
 }
@@ -487,7 +551,10 @@ fn disk_full_at_each_write_of_create_and_clone() {
         } else {
             failed += 1;
             let err = text(&out).1;
-            assert!(err.contains("No space left"), "{what}: {err}");
+            assert!(
+                err.to_lowercase().contains("no space left"),
+                "{what}: {err}"
+            );
             nothing_left(&env, &n, &what);
         }
         // A copy of the probe (dir: a full copy), and an overlay snapshot of it.
@@ -504,7 +571,10 @@ fn disk_full_at_each_write_of_create_and_clone() {
             } else {
                 failed += 1;
                 let err = text(&out).1;
-                assert!(err.contains("No space left"), "{what}: {err}");
+                assert!(
+                    err.to_lowercase().contains("no space left"),
+                    "{what}: {err}"
+                );
                 nothing_left(&env, &c, &what);
                 assert!(
                     !fs::read_to_string(env.lxcpath().join(&probe).join("lxc_snapshots"))
@@ -515,7 +585,10 @@ fn disk_full_at_each_write_of_create_and_clone() {
             }
         }
     }
-    assert!(failed >= steps as usize, "only {failed} runs hit the full disk");
+    assert!(
+        failed >= steps as usize,
+        "only {failed} runs hit the full disk"
+    );
     let _ = fs::remove_file(env.lxcpath().join("fill"));
     whole(&env, &probe, "the origin after the full-disk copies");
     env.ok("lxc-destroy", &["-n", &probe]);
