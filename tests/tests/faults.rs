@@ -419,7 +419,12 @@ fn kill_at_every_failpoint() {
     probe.finish();
     let t0 = Instant::now();
     let mut total = 0;
+    // LXCRS_FAULTS_ONLY=destroy,copy: only those operations.
+    let only = std::env::var("LXCRS_FAULTS_ONLY").unwrap_or_default();
     for op in OPS {
+        if !only.is_empty() && !only.split(',').any(|o| o == op.label) {
+            continue;
+        }
         let points = enumerate(op);
         if points.is_empty() {
             lxcrs_tests::skip(
@@ -593,5 +598,73 @@ fn disk_full_at_each_write_of_create_and_clone() {
     whole(&env, &probe, "the origin after the full-disk copies");
     env.ok("lxc-destroy", &["-n", &probe]);
     drop(small);
+    env.finish();
+}
+
+/// A destroy held up after its checks (by a `sleep` failpoint) while a clone and a start of
+/// the same container come in: they must wait for it or be refused, never act on a
+/// container that is being removed (a clone left on a deleted origin, a container
+/// running on a deleted rootfs).
+#[test]
+fn clone_and_start_during_destroy() {
+    let _g = serial();
+    let Some(env) = Env::new() else {
+        return;
+    };
+    let n = fresh_names(&env);
+    busybox(&env, &n.base);
+    let log = env.lxcpath().join("..").join(format!(
+        "lxcrs-failpoints.{}.log",
+        env.lxcpath().file_name().unwrap().to_string_lossy()
+    ));
+    let mut fp = fp_env(None, &log);
+    fp.push((
+        "LXCRS_FAILPOINTS".into(),
+        "destroy.dependents=sleep(1500)".into(),
+    ));
+    let destroy = Op {
+        label: "destroy",
+        setup: none,
+        tool: "lxc-destroy",
+        args: |n| v(&["-n", &n.base]),
+    };
+    let mut child = spawn(&env, &destroy, &n, &fp);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !read_log(&log)
+        .iter()
+        .any(|(p, _)| p == "destroy.dependents")
+    {
+        if child.try_wait().unwrap().is_some() {
+            let _ = fs::remove_file(&log);
+            lxcrs_tests::skip(
+                "the tools have no failpoints (build them with --features lxcrs-tools/failpoints)",
+            );
+            return;
+        }
+        assert!(Instant::now() < deadline, "destroy.dependents not reached");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let copy = env.lxc(
+        "lxc-copy",
+        &["-n", &n.base, "-N", &n.new, "-s", "-B", "overlay"],
+    );
+    let start = env.lxc("lxc-start", &["-n", &n.base]);
+    let out = child.wait_with_output().unwrap();
+    let _ = fs::remove_file(&log);
+    let what = "clone and start during a destroy";
+    eprintln!(
+        "destroy: {:?}; copy: {:?}; start: {:?}",
+        out.status,
+        text(&copy).1.trim(),
+        text(&start).1.trim()
+    );
+    check_after(&env, &n, what);
+    if !env.lxcpath().join(&n.base).exists() {
+        assert!(
+            !env.lxcpath().join(&n.new).exists(),
+            "{what}: a clone of the destroyed origin is left"
+        );
+    }
+    no_held_locks(&env, what);
     env.finish();
 }
