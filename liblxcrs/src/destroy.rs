@@ -34,6 +34,7 @@ impl Container {
                 name: self.name().to_string(),
             });
         }
+        remove_cgroup_leftovers(self.name());
         let dir = self.dir();
         // A clone that no longer exists (a copy killed before it was undone) holds
         // nothing back.
@@ -168,4 +169,21 @@ fn drop_rdepend(dir: &Path, lxcpath: &Path, name: &str) {
     };
     let origin = Path::new(olxcpath).join(oname);
     crate::copy::remove_dependent(&origin, lxcpath, name);
+}
+
+/// The cgroups a killed monitor of this (stopped) container left, where its monitor
+/// makes them (under init's cgroup as root, else under ours). Only empty ones go: a
+/// same-named container of another lxcpath that runs keeps its own.
+fn remove_cgroup_leftovers(name: &str) {
+    use crate::cgroups::{CgroupLayout, Cgroups, Placement};
+    let Ok(layout) = CgroupLayout::detect_host() else {
+        return;
+    };
+    let placement = match std::fs::read_to_string("/proc/1/cgroup") {
+        Ok(t) if crate::paths::is_root() => Placement::ProcCgroup(t),
+        _ => Placement::Caller,
+    };
+    if let Ok(cg) = Cgroups::new(&layout, name, &placement) {
+        cg.remove_leftovers();
+    }
 }

@@ -668,3 +668,34 @@ fn clone_and_start_during_destroy() {
     no_held_locks(&env, what);
     env.finish();
 }
+
+/// A monitor SIGKILLed while its container runs (init dies with it, by its parent-death
+/// signal), then the container destroyed without another start: its monitor and payload
+/// cgroups must not stay behind.
+#[test]
+fn killed_monitor_then_destroy() {
+    let _g = serial();
+    let Some(env) = Env::new() else {
+        return;
+    };
+    let n = fresh_names(&env);
+    busybox(&env, &n.base);
+    env.ok("lxc-start", &["-n", &n.base]);
+    let init = lxcrs_tests::runtime_support::pid(&env, &n.base);
+    let monitor: i32 = fs::read_to_string(format!("/proc/{init}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    kill9(monitor);
+    let gone = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{init}")).exists() && Instant::now() < gone {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(state(&env, &n.base), "STOPPED");
+    env.ok("lxc-destroy", &["-n", &n.base]);
+    env.finish();
+}

@@ -250,6 +250,28 @@ impl Tree {
         }
     }
 
+    /// Removes the empty cgroups (monitor and payload, under every name of this
+    /// container) that runs whose monitor was killed left behind. Busy ones stay.
+    pub(crate) fn remove_leftovers(&self) {
+        for which in [Which::Monitor, Which::Payload] {
+            let base = format!("{}{}", which.prefix(), self.name);
+            for (h, parent) in self.hierarchies.iter().zip(&self.parents) {
+                let Ok(dir) = h.cgroup_dir(parent) else {
+                    continue;
+                };
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let leaf = entry.file_name();
+                    if leaf.to_str().is_some_and(|t| is_name_of(t, &base)) {
+                        let _ = fs::rmdir_tree(&entry.path(), Duration::ZERO);
+                    }
+                }
+            }
+        }
+    }
+
     /// Moves `pid` into `which` in every hierarchy.
     pub(crate) fn enter(&self, which: Which, pid: Pid) -> Result<()> {
         for index in 0..self.hierarchies.len() {
