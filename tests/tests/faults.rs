@@ -242,10 +242,10 @@ fn kill_at(op: &Op, point: &str) -> bool {
         }
         // A point of the monitor may come after the tool is gone (lxc-start returns at
         // RUNNING): give the log a moment before calling the point missed.
-        if child.try_wait().expect("try_wait").is_some() {
-            if exited.get_or_insert_with(Instant::now).elapsed() > Duration::from_secs(2) {
-                break false;
-            }
+        if child.try_wait().expect("try_wait").is_some()
+            && exited.get_or_insert_with(Instant::now).elapsed() > Duration::from_secs(2)
+        {
+            break false;
         }
         assert!(
             Instant::now() < deadline,
