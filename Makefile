@@ -2,13 +2,14 @@
 #   make demo   set up everything, install, and boot a container (the main job)
 #   make test   the whole test suite (as root: unit + end-to-end)
 #   make bench  lxcrs vs LXC side by side (as root), writes BENCHMARKS.md
+#   make soak   the load tests at full size (as root), with figures
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 SHAREDIR  ?= $(PREFIX)/share/lxc
 CARGO     ?= cargo
 TOOLS     := attach cgroup config console copy create destroy device execute freeze info ls snapshot start stop unfreeze update-config wait
 
-.PHONY: all deps build install uninstall demo test unit e2e release-e2e bench clean
+.PHONY: all deps build install uninstall demo test unit e2e release-e2e soak bench clean
 
 all: build
 
@@ -71,8 +72,9 @@ test: unit e2e release-e2e
 unit:
 	$(CARGO) test --workspace --exclude lxcrs-tests
 
+# The debug tools with failpoints (tests/tests/faults.rs needs them; never in `build`).
 e2e:
-	$(CARGO) build --bins
+	$(CARGO) build --bins --features lxcrs-tools/failpoints
 	LXCRS_REQUIRE_ROOT=$${LXCRS_REQUIRE_ROOT:-$$( [ "$$(id -u)" = 0 ] && echo 1 || echo 0 )} \
 	$(CARGO) test -p lxcrs-tests -- --test-threads=1
 
@@ -82,6 +84,14 @@ release-e2e: build
 	LXCRS_BIN_DIR=$(CURDIR)/$(DIST) \
 	LXCRS_REQUIRE_ROOT=$${LXCRS_REQUIRE_ROOT:-$$( [ "$$(id -u)" = 0 ] && echo 1 || echo 0 )} \
 	$(CARGO) test -p lxcrs-tests --test runtime_lifecycle --test runtime_attach -- --test-threads=1
+
+# The load tests at full size (tests/tests/load.rs): 1,000 start/stop cycles, then 50
+# containers under 5,000 random commands; prints the figures. Not part of `test`.
+soak:
+	$(CARGO) build --bins --features lxcrs-tools/failpoints
+	LXCRS_LOAD_CYCLES=1000 LXCRS_LOAD_CONTAINERS=50 LXCRS_LOAD_OPS=5000 \
+	LXCRS_REQUIRE_ROOT=$${LXCRS_REQUIRE_ROOT:-$$( [ "$$(id -u)" = 0 ] && echo 1 || echo 0 )} \
+	$(CARGO) test -p lxcrs-tests --test load -- --test-threads=1 --nocapture
 
 # Benchmarks against Debian's real LXC, measured alternately in one run (bench/bench.py;
 # BENCH_ARGS e.g. "--only busybox,ls --runs 10"). Separate from the tests.

@@ -52,6 +52,11 @@ impl Container {
     pub fn clone(&mut self, opts: &CloneOptions) -> Result<Container> {
         crate::names::check_new_name(&opts.new_name)?;
         partial::recover(self.lxcpath(), self.name())?;
+        // The origin is locked too, for the whole clone: a destroy of it cannot run
+        // between its check for clones and ours adding one (origin first, then the new
+        // container: the order every command takes two locks in).
+        let _origin_lock =
+            lock::lock_unless_running(self.lxcpath(), self.name(), || self.is_running())?;
         if !self.is_defined() {
             return Err(Error::NotDefined);
         }
@@ -85,7 +90,7 @@ impl Container {
         fs::create_dir_all(new.lxcpath())
             .map_err(|e| Error::io("create lxcpath", new.lxcpath(), e))?;
         let _guard = interrupt::Guard::install();
-        let _lock = lock::lock(new.lxcpath(), new.name(), true)?;
+        let _lock = lock::lock_idle(new.lxcpath(), new.name(), || new.is_running())?;
         let dir = new.dir();
         if partial::is_partial(&dir) {
             partial::recover_locked(&dir)?;
@@ -94,6 +99,7 @@ impl Container {
             return Err(Error::Exists);
         }
         let mut tx = begin_dir(&dir)?;
+        crate::failpoint!("clone.dir");
         let r = self.clone_in(
             &mut tx,
             &new,
@@ -109,6 +115,7 @@ impl Container {
         match r {
             Ok(()) => {
                 tx.commit()?;
+                crate::failpoint!("clone.commit");
                 let _ = new.load_config();
                 Ok(new)
             }
@@ -195,6 +202,7 @@ impl Container {
                     .clone_to(kind, &spec, opts.snapshot)
                     .map_err(|e| Error::msg(e.to_string()))?;
                 tx.record(Made::Store(s.rootfs_path()))?;
+                crate::failpoint!("clone.store");
                 Some(s)
             }
         };
@@ -215,6 +223,7 @@ impl Container {
             e.apply(&mut cfg, &dir)?;
         }
         cfg.save(&cfg_path)?;
+        crate::failpoint!("clone.config");
         // Hook scripts that live in the old container dir go with it (LXC's copy_hooks).
         copy_hooks(src_cfg_text, &old_dir, &dir)?;
         // The fstab file, when it lives in the container dir.
@@ -222,6 +231,7 @@ impl Container {
         if fstab.is_file() {
             fs::copy(&fstab, dir.join("fstab")).map_err(|e| Error::io("copy fstab", &fstab, e))?;
         }
+        crate::failpoint!("clone.files");
         // 3. Hostname in the rootfs and the clone hooks, with the rootfs mounted.
         let hooks = cfg.get_item("lxc.hook.clone").unwrap_or_default();
         let hooks: Vec<String> = hooks
@@ -250,12 +260,15 @@ impl Container {
                 })
                 .map_err(|e| Error::msg(e.to_string()))??;
             }
+            crate::failpoint!("clone.hooks");
             // 4. Dependencies: the clone records its origin, the origin its clone.
             if store.needs_rdep() {
                 let rdep = format!("{}\n{}\n", self.lxcpath().display(), self.name());
                 let p = dir.join(RDEPENDS_FILE);
                 fs::write(&p, rdep).map_err(|e| Error::io("write", &p, e))?;
+                crate::failpoint!("clone.rdepends");
                 add_dependent(&old_dir, new.lxcpath(), new.name())?;
+                crate::failpoint!("clone.dependent");
             }
         }
         Ok(())
@@ -282,8 +295,8 @@ impl Container {
                 "destroy them first (lxc-destroy -s destroys them with it), or clone it with lxc-copy instead",
             ));
         }
-        let _l1 = lock::lock(self.lxcpath(), self.name(), true)?;
-        let _l2 = lock::lock(new.lxcpath(), new.name(), true)?;
+        let _l1 = lock::lock_idle(self.lxcpath(), self.name(), || self.is_running())?;
+        let _l2 = lock::lock_idle(new.lxcpath(), new.name(), || new.is_running())?;
         let dir = new.dir();
         if new.is_defined() || dir.exists() {
             return Err(Error::Exists);
@@ -490,8 +503,17 @@ fn run_clone_hook(hook: &str, root: &Path, ctx: &HookCtx) -> Result<()> {
     Ok(())
 }
 
+/// An exclusive `flock` on the origin's directory while its `lxc_snapshots` is read and
+/// rewritten: clones of it and destroys of its clones (which hold other containers'
+/// locks) edit that list concurrently. Taken last, with nothing else taken while held.
+pub(crate) fn lock_dependents(origin: &Path) -> Option<nix::fcntl::Flock<fs::File>> {
+    let f = fs::File::open(origin).ok()?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).ok()
+}
+
 /// Appends `(lxcpath, name)` to `<origin>/lxc_snapshots`.
 pub(crate) fn add_dependent(origin: &Path, lxcpath: &Path, name: &str) -> Result<()> {
+    let _deps = lock_dependents(origin);
     let mut list = dependents(origin);
     if !list.iter().any(|(p, n)| p == lxcpath && n == name) {
         list.push((lxcpath.to_path_buf(), name.to_string()));
@@ -501,6 +523,7 @@ pub(crate) fn add_dependent(origin: &Path, lxcpath: &Path, name: &str) -> Result
 
 /// Removes `(lxcpath, name)` from `<origin>/lxc_snapshots` (the file goes when empty).
 pub(crate) fn remove_dependent(origin: &Path, lxcpath: &Path, name: &str) {
+    let _deps = lock_dependents(origin);
     let mut list = dependents(origin);
     let before = list.len();
     list.retain(|(p, n)| !(p == lxcpath && n == name));

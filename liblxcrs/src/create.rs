@@ -60,7 +60,7 @@ impl Container {
         fs::create_dir_all(self.lxcpath())
             .map_err(|e| Error::io("create lxcpath", self.lxcpath(), e))?;
         let _guard = interrupt::Guard::install();
-        let _lock = lock::lock(self.lxcpath(), self.name(), true)?;
+        let _lock = lock::lock_idle(self.lxcpath(), self.name(), || self.is_running())?;
         let dir = self.dir();
         if partial::is_partial(&dir) {
             partial::recover_locked(&dir)?;
@@ -71,6 +71,7 @@ impl Container {
 
         // 2. The container directory, recorded before anything goes in.
         let mut tx = begin_dir(&dir)?;
+        crate::failpoint!("create.dir");
         let result = self.create_in(&mut tx, &mut config, tpath.as_deref(), &kinds, opts);
         let result = result.and_then(|()| match interrupt::pending() {
             Some(sig) => Err(Error::msg(format!("interrupted by {sig}"))),
@@ -79,6 +80,7 @@ impl Container {
         match result {
             Ok(()) => {
                 tx.commit()?;
+                crate::failpoint!("create.commit");
                 self.set_config(config);
                 Ok(())
             }
@@ -132,11 +134,13 @@ impl Container {
                 let store = create_store(tx, kinds, &spec)?;
                 config.set_item("lxc.rootfs.path", &store.rootfs_path())?;
                 store_made = Some(store);
+                crate::failpoint!("create.store");
                 None
             }
         };
         config.save(&cfg_path)?;
 
+        crate::failpoint!("create.config");
         // 4. The template fills the rootfs and appends to the config. A store without a
         // tree of its own (loop) is mounted for it in a private mount namespace.
         let Some(tpath) = tpath else { return Ok(()) };
@@ -160,6 +164,7 @@ impl Container {
             (None, None) => run(&dir.join("rootfs"))?,
         }
 
+        crate::failpoint!("create.template");
         // 5. What the template wrote must parse; then the header goes on top.
         let mut done = Config::load(&cfg_path)?;
         let share_config = paths::share_dirs()
@@ -169,6 +174,7 @@ impl Container {
             .unwrap_or_else(|| PathBuf::from("/usr/share/lxc/config"));
         done.prepend_text(&template::header(tpath, &opts.template_args, &share_config));
         done.save(&cfg_path)?;
+        crate::failpoint!("create.header");
         *config = done;
         Ok(())
     }

@@ -7,8 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use lxcrs_storage::remove::remove_tree_onedev;
-
+use crate::partial::{Made, Transaction};
 use crate::{lock, partial, Container, Error, Result};
 
 /// `lxc_snapshots`: in an origin, the clones that depend on it.
@@ -20,7 +19,13 @@ impl Container {
     /// Destroys the container. With `with_snapshots`, its snapshots and dependent
     /// clones go first (`lxc-destroy -s`).
     pub fn destroy(&mut self, with_snapshots: bool) -> Result<()> {
-        if partial::recover(self.lxcpath(), self.name())? {
+        // Locked from the checks on: a start or a clone of this container cannot slip in
+        // between "not running, no clones" and the removal.
+        // A running container's monitor holds the lock for the whole run: that is an
+        // answer (running), not something to wait for.
+        let _lock = lock::lock_idle(self.lxcpath(), self.name(), || self.is_running())?;
+        crate::failpoint!("destroy.locked");
+        if partial::recover_locked(&self.dir())? {
             return Err(Error::NotDefined);
         }
         if !self.is_defined() {
@@ -31,6 +36,7 @@ impl Container {
                 name: self.name().to_string(),
             });
         }
+        remove_cgroup_leftovers(self.name());
         let dir = self.dir();
         // A clone that no longer exists (a copy killed before it was undone) holds
         // nothing back.
@@ -82,16 +88,10 @@ impl Container {
                 .map_err(|e| Error::msg(format!("failed to destroy snapshot {name}: {e}")))?;
         }
 
-        // Under the lock, which a monitor holds for its container's whole run, "not
-        // running" stays true until we are done: no start can slip in.
-        let _lock = lock::lock_idle(self.lxcpath(), self.name(), || self.is_running())?;
-        if self.is_running() {
-            return Err(Error::Running {
-                name: self.name().to_string(),
-            });
-        }
+        crate::failpoint!("destroy.dependents");
         let config = self.load_config()?.clone();
         let model = config.model();
+        let mut made = vec![Made::Dir];
         if model.rootfs.managed {
             if let Some(rp) = &model.rootfs.path {
                 let value = match &rp.kind {
@@ -100,15 +100,21 @@ impl Container {
                 };
                 // A missing rootfs is no reason to keep a container around (LXC #877).
                 if Path::new(&rp.path).exists() || rp.kind.as_deref().is_some_and(|k| k != "dir") {
-                    let store =
-                        lxcrs_storage::open(&value).map_err(|e| Error::msg(e.to_string()))?;
-                    store.destroy().map_err(|e| Error::msg(e.to_string()))?;
+                    // Checked now: a store that cannot be opened fails the destroy before
+                    // anything is removed.
+                    lxcrs_storage::open(&value).map_err(|e| Error::msg(e.to_string()))?;
+                    made.push(Made::Store(value));
                 }
             }
         }
+        // From here the container is on its way out: the marker says what to remove, so
+        // that a destroy killed midway is finished by the next command (lxc-ls, lxc-start,
+        // lxc-destroy…) instead of leaving a container with half a rootfs.
+        let tx = Transaction::begin_with(&dir, made)?;
+        crate::failpoint!("destroy.marked");
         drop_rdepend(&dir, self.lxcpath(), self.name());
-        remove_tree_onedev(&dir).map_err(|e| Error::msg(e.to_string()))?;
-        Ok(())
+        crate::failpoint!("destroy.rdepend");
+        tx.rollback()
     }
 
     /// True when the container's monitor answers (RUNNING, FROZEN, STARTING, …), when
@@ -135,12 +141,21 @@ pub fn dependents(dir: &Path) -> Vec<(PathBuf, String)> {
         .collect()
 }
 
-/// The snapshots under `<dir>/snaps/`.
+/// The snapshots under `<dir>/snaps/`. One whose making or removal never finished
+/// (killed) is finished now and not listed, nor one still being made.
 pub fn snapshots(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir.join("snaps"))
+    let snaps = dir.join("snaps");
+    let mut v: Vec<String> = fs::read_dir(&snaps)
         .map(|rd| {
             rd.flatten()
-                .filter(|e| e.path().join("config").exists())
+                .filter(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if partial::is_partial(&e.path()) {
+                        let _ = partial::recover(&snaps, &name);
+                        return false;
+                    }
+                    e.path().join("config").exists()
+                })
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect()
         })
@@ -159,16 +174,22 @@ fn drop_rdepend(dir: &Path, lxcpath: &Path, name: &str) {
         return;
     };
     let origin = Path::new(olxcpath).join(oname);
-    let mut list = dependents(&origin);
-    list.retain(|(p, n)| !(p == lxcpath && n == name));
-    let file = origin.join(SNAPSHOTS_FILE);
-    if list.is_empty() {
-        let _ = fs::remove_file(&file);
-    } else {
-        let text: String = list
-            .iter()
-            .map(|(p, n)| format!("{}\n{n}\n", p.display()))
-            .collect();
-        let _ = fs::write(&file, text);
+    crate::copy::remove_dependent(&origin, lxcpath, name);
+}
+
+/// The cgroups a killed monitor of this (stopped) container left, where its monitor
+/// makes them (under init's cgroup as root, else under ours). Only empty ones go: a
+/// same-named container of another lxcpath that runs keeps its own.
+fn remove_cgroup_leftovers(name: &str) {
+    use crate::cgroups::{CgroupLayout, Cgroups, Placement};
+    let Ok(layout) = CgroupLayout::detect_host() else {
+        return;
+    };
+    let placement = match std::fs::read_to_string("/proc/1/cgroup") {
+        Ok(t) if crate::paths::is_root() => Placement::ProcCgroup(t),
+        _ => Placement::Caller,
+    };
+    if let Ok(cg) = Cgroups::new(&layout, name, &placement) {
+        cg.remove_leftovers();
     }
 }

@@ -13,6 +13,7 @@ mod create;
 mod destroy;
 mod ephemeral;
 mod error;
+mod failpoints;
 pub mod interrupt;
 pub mod ips;
 pub mod list;

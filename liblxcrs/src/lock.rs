@@ -107,6 +107,23 @@ pub fn lock_idle(lxcpath: &Path, name: &str, running: impl Fn() -> bool) -> Resu
     }
 }
 
+/// Takes the lock of a container that may be running (the origin of a clone or a
+/// snapshot): waits while another command holds it, but returns `None` when the holder
+/// is the container's own monitor, which keeps it for the whole run. A running origin
+/// cannot be destroyed or restored (both refuse a running container), so the clone goes
+/// on without it.
+pub fn lock_unless_running(
+    lxcpath: &Path,
+    name: &str,
+    running: impl Fn() -> bool,
+) -> Result<Option<ContainerLock>> {
+    match lock_idle(lxcpath, name, running) {
+        Ok(l) => Ok(Some(l)),
+        Err(Error::Running { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 fn try_lock(path: &Path, name: &str, wait: bool) -> Result<Flock<File>> {
     let file = OpenOptions::new()
         .read(true)

@@ -18,6 +18,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use lxcrs_storage::remove::remove_tree_onedev;
@@ -139,12 +140,32 @@ impl Drop for Transaction {
     }
 }
 
+/// Empties `p`. In a container dir, the config goes first (a command killed midway
+/// never leaves what looks like a defined container) and the marker last (what is left
+/// is still marked for the next command to finish).
 fn empty_dir(p: &Path) -> Result<()> {
     let Ok(rd) = fs::read_dir(p) else {
         return Ok(());
     };
-    for e in rd.flatten() {
-        remove_tree_onedev(&e.path()).map_err(|e| Error::msg(e.to_string()))?;
+    let dev = fs::symlink_metadata(p).map(|m| m.dev()).ok();
+    let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+    let rank = |e: &PathBuf| match e.file_name().and_then(|n| n.to_str()) {
+        Some("config") => 0,
+        Some(MARKER) => 2,
+        _ => 1,
+    };
+    entries.sort_by_key(rank);
+    for e in entries {
+        crate::failpoint!("partial.remove");
+        // Never into another filesystem mounted inside (remove_tree_onedev checks from
+        // the entry down; this is the entry itself).
+        if fs::symlink_metadata(&e).is_ok_and(|m| m.is_dir() && Some(m.dev()) != dev) {
+            return Err(Error::msg(format!(
+                "{} is a mount point: not removing it\nhint: unmount it, then try again",
+                e.display()
+            )));
+        }
+        remove_tree_onedev(&e).map_err(|e| Error::msg(e.to_string()))?;
     }
     Ok(())
 }
@@ -161,16 +182,24 @@ fn undo(dir: &Path, made: &[Made]) -> Result<()> {
         match m {
             Made::Rootfs(p) => keep(remove_tree_onedev(p).map_err(|e| Error::msg(e.to_string()))),
             Made::EmptyRootfs(p) => keep(empty_dir(p)),
-            Made::Store(v) => keep(
-                lxcrs_storage::open(v)
+            Made::Store(v) => {
+                let r = lxcrs_storage::open(v)
                     .and_then(|s| s.destroy())
-                    .map_err(|e| Error::msg(e.to_string())),
-            ),
+                    .map_err(|e| Error::msg(e.to_string()));
+                // A store that could not be removed keeps the dir and its marker: the
+                // next command tries again, rather than lose track of the store.
+                r?;
+            }
             Made::Dir | Made::EmptiedDir => {}
         }
     }
     if made.contains(&Made::Dir) {
-        keep(remove_tree_onedev(dir).map_err(|e| Error::msg(e.to_string())));
+        keep(empty_dir(dir).and_then(|()| match fs::remove_dir(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::io("remove container directory", dir, e))
+            }
+            _ => Ok(()),
+        }));
     } else {
         // The dir was there before us (empty): empty it again, marker included.
         keep(empty_dir(dir));

@@ -224,6 +224,7 @@ impl Container {
             ))
         })?;
         drop(theirs);
+        crate::failpoint!("start.spawned");
         // The monitor forks once more and its first process exits at once.
         let _ = child.wait();
         let mut buf = vec![0u8; 64 * 1024];
@@ -277,6 +278,7 @@ impl Container {
         };
         let c = self.client()?;
         c.stop().map_err(|e| cmd_err(self.name(), e))?;
+        crate::failpoint!("stop.requested");
         if !Self::wait_gone(&sub, Some(Instant::now() + Duration::from_secs(60)))? {
             return Err(Error::msg(format!(
                 "{} did not stop within 60 seconds of SIGKILL",

@@ -85,10 +85,12 @@ impl Container {
             let _ = fs::remove_dir(&snaps);
             return Err(e);
         }
+        crate::failpoint!("snapshot.cloned");
         let d = snaps.join(&name);
         let ts = chrono_now();
         fs::write(d.join("ts"), format!("{ts}\n"))
             .map_err(|e| Error::io("write", d.join("ts"), e))?;
+        crate::failpoint!("snapshot.ts");
         if let Some(c) = comment {
             fs::write(d.join("comment"), c)
                 .map_err(|e| Error::io("write", d.join("comment"), e))?;
@@ -206,6 +208,7 @@ impl Container {
         let new = snap_store
             .clone_to(Some(kind), &spec, snapshot)
             .map_err(|e| failed(sm(e)))?;
+        crate::failpoint!("restore.scratch");
         let restored = new
             .relocated(cur_store.path())
             .map(|s| s.rootfs_path())
@@ -220,9 +223,11 @@ impl Container {
             return Err(failed(Error::msg(format!("interrupted by {sig}"))));
         }
         // 3. Swap the stores, then the config (one rename); undo the swap if that fails.
+        crate::failpoint!("restore.checked");
         let trash = scratch.join("old");
         let swapped = storage::replace(cur_store.as_ref(), new.as_ref(), &trash)
             .map_err(|e| failed(sm(e)))?;
+        crate::failpoint!("restore.swapped");
         if let Err(e) = cfg.save(&self.config_path()) {
             let undo = swapped.undo();
             let e: Error = e.into();
@@ -236,11 +241,13 @@ impl Container {
             });
         }
         self.set_config(cfg);
+        crate::failpoint!("restore.config");
         // 4. Committed: the old rootfs goes.
         let cleanup = swapped
             .old()
             .destroy()
             .and_then(|()| storage::discard(cur_store.as_ref(), &scratch));
+        crate::failpoint!("restore.cleanup");
         if let Err(e) = cleanup {
             eprintln!(
                 "lxc-snapshot: {}: restored, but removing the previous rootfs failed: {e}\nhint: remove {} by hand",

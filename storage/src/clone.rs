@@ -114,6 +114,7 @@ pub(crate) fn copy_clone(
         spec.fstype = src.fs_type();
     }
     let new = crate::create(target, &spec)?;
+    crate::failpoint!("storage.copy.made");
     if let Err(e) = copy_between(src, new.as_ref(), &spec.container_dir, opts) {
         let _ = new.destroy();
         return Err(e);
@@ -142,6 +143,7 @@ pub fn copy_between(
             Some(_) => None,
             None => Some(Mounted::new(dst, ddir.path())?),
         };
+        crate::failpoint!("storage.copy.mounted");
         let sroot = src.direct_tree().unwrap_or(sdir.path());
         let droot = dst.direct_tree().unwrap_or(ddir.path());
         let stats = copy::copy_tree(sroot, droot, opts).map_err(|e| {

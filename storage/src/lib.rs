@@ -12,6 +12,7 @@ mod clone;
 pub mod copy;
 mod dir;
 mod error;
+pub mod failpoints;
 mod fdwalk;
 mod kind;
 pub mod loopdev;

@@ -45,6 +45,7 @@ impl LoopStore {
             let _ = std::fs::remove_file(&image);
             return Err(e);
         }
+        crate::failpoint!("storage.loop.made");
         Ok(LoopStore { image })
     }
 

@@ -235,6 +235,7 @@ pub(crate) fn snapshot_of(
         upper: upper_of(&spec.container_dir),
     };
     new.make_upper()?;
+    crate::failpoint!("storage.overlay.upper");
     let filled = match &old_upper {
         Some(old) => copy::copy_tree(old, &new.upper, &copy::CopyOptions::default()).map(drop),
         None => copy::copy_root_metadata(&new.lowers[0], &new.upper),

@@ -267,6 +267,12 @@ impl Cgroups {
         self.tree().remove_stale_siblings(Which::Monitor);
     }
 
+    /// Removes the empty monitor and payload cgroups a killed monitor left (for a
+    /// container that is not running, e.g. at its destroy).
+    pub fn remove_leftovers(&self) {
+        self.tree().remove_leftovers();
+    }
+
     /// Moves `pid` into the payload cgroup of the v2 hierarchy only: what
     /// `CLONE_INTO_CGROUP` would have done where the kernel refused it.
     pub fn enter_payload_v2(&self, pid: Pid) -> Result<()> {

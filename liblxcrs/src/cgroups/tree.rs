@@ -250,6 +250,32 @@ impl Tree {
         }
     }
 
+    /// Removes the empty cgroups (monitor and payload, under every name of this
+    /// container) that runs whose monitor was killed left behind. Busy ones stay.
+    pub(crate) fn remove_leftovers(&self) {
+        for which in [Which::Monitor, Which::Payload] {
+            let base = format!("{}{}", which.prefix(), self.name);
+            for (h, parent) in self.hierarchies.iter().zip(&self.parents) {
+                let Ok(dir) = h.cgroup_dir(parent) else {
+                    continue;
+                };
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let leaf = entry.file_name();
+                    // Only a tree with no process anywhere: a same-named container of
+                    // another lxcpath may run in it, with empty cgroups of its own below.
+                    if leaf.to_str().is_some_and(|t| is_name_of(t, &base))
+                        && !populated(&entry.path(), 0)
+                    {
+                        let _ = fs::rmdir_tree(&entry.path(), Duration::ZERO);
+                    }
+                }
+            }
+        }
+    }
+
     /// Moves `pid` into `which` in every hierarchy.
     pub(crate) fn enter(&self, which: Which, pid: Pid) -> Result<()> {
         for index in 0..self.hierarchies.len() {
@@ -386,6 +412,24 @@ impl Tree {
 }
 
 /// True when `leaf` is `base` or `base-N` (what [`Tree::create`] names a cgroup).
+/// True when `dir` or a cgroup below it holds a process (or cannot be read).
+fn populated(dir: &Path, depth: u32) -> bool {
+    match std::fs::read_to_string(dir.join("cgroup.procs")) {
+        Ok(t) if t.trim().is_empty() => {}
+        _ => return true,
+    }
+    if depth > 32 {
+        return true;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return true;
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .any(|e| populated(&e.path(), depth + 1))
+}
+
 fn is_name_of(leaf: &str, base: &str) -> bool {
     match leaf.strip_prefix(base) {
         Some("") => true,

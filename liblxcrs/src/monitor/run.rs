@@ -121,6 +121,7 @@ pub(super) fn run(lxcpath: PathBuf, name: String, status: OwnedFd) -> i32 {
     };
     drop(buf);
     let status = Some(status);
+    crate::failpoint!("monitor.options");
 
     // A session of our own now; the fork that leaves lxc-start comes once the monitor
     // cgroup exists, so that the monitor is born in it (see `Monitor::lifetime`).
@@ -169,6 +170,7 @@ pub(super) fn run(lxcpath: PathBuf, name: String, status: OwnedFd) -> i32 {
         }
     };
 
+    crate::failpoint!("monitor.bound");
     let loaded = match payload::load(&lxcpath, &name, &opts) {
         Ok(l) => l,
         Err(msg) => {
@@ -276,6 +278,7 @@ impl Monitor {
             self.fail_start(msg);
             return 1;
         }
+        crate::failpoint!("monitor.cgroups");
         match payload::lock_for_start(&self.lxcpath, &self.name) {
             Ok(l) => self.lock = l,
             Err(msg) => {
@@ -284,6 +287,7 @@ impl Monitor {
             }
         }
 
+        crate::failpoint!("monitor.locked");
         let sigs = handled_set();
         let _ = sigs.thread_block();
         let sigfd =
@@ -306,6 +310,7 @@ impl Monitor {
                 self.fail_start(msg);
                 return 1;
             }
+            crate::failpoint!("monitor.spawned");
             self.set_state(State::Running);
             self.ran = true;
             if self.status.is_some() {
@@ -318,12 +323,15 @@ impl Monitor {
                 self.status = None;
             }
             // The lock stays held while the container runs (see `Monitor::lock`).
+            crate::failpoint!("monitor.running");
 
             let Ended::Init(ws) = self.serve(&sigfd);
             let reboot =
                 !self.opts.execute && matches!(ws, WaitStatus::Signaled(_, Signal::SIGHUP, _));
+            crate::failpoint!("monitor.stopping");
             self.set_state(State::Stopping);
             self.teardown(reboot);
+            crate::failpoint!("monitor.torndown");
             if !reboot {
                 self.finish();
                 return if self.opts.execute { exit_code(ws) } else { 0 };
@@ -427,6 +435,7 @@ impl Monitor {
         // EOF now, before the monitor leaves its own cgroup, which no client waits for.
         self.conns.clear();
         payload::remove_monitor_cgroup(self);
+        crate::failpoint!("monitor.clients_closed");
     }
 
     /// Removes the monitor cgroups earlier runs of this container left behind (a killed
@@ -663,6 +672,7 @@ impl Monitor {
                 eprintln!("lxcrs-monitor: {}: network teardown: {e}", self.name);
             }
             p.kill_all();
+            crate::failpoint!("monitor.killed");
             p.release();
             self.payload = Some(p);
         }
@@ -670,6 +680,7 @@ impl Monitor {
         self.ttys.clear();
         self.pty_peers.clear();
         payload::remove_payload_cgroup(self);
+        crate::failpoint!("monitor.payload_removed");
         if reboot {
             payload::post_stop(self);
         }
