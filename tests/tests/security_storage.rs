@@ -2,7 +2,9 @@
 //! through the real tools:
 //! - `lxc-snapshot` and `lxc-copy -a` of a running dir container copy only what is in
 //!   the container, while a process inside it swaps directories for symlinks to host
-//!   directories (a marker directory, and `/etc`) in a tight loop;
+//!   directories (a marker directory, and `/etc`) in a tight busybox loop, and while a
+//!   `renameat2(RENAME_EXCHANGE)` loop swaps one. On the code before the fix the copies
+//!   fail or, most runs, hold the host marker file;
 //! - an image shipping `data -> /` with `lxc.mount.entry = data … bind,relative` does not
 //!   start: the error names the entry, nothing of the host is bound.
 
@@ -173,10 +175,12 @@ impl Findings {
         host: &[Vec<u8>],
         what: &str,
     ) {
-        // `name.lnk` is the other half of a renameat2 exchange: the same rules.
+        if !copy.join("bin/busybox").is_file() {
+            self.failures
+                .push(format!("{what}: the copy has no bin/busybox"));
+        }
         for r in [
             check_swapped_entry(copy, name, target, what),
-            check_swapped_entry(copy, &format!("{name}.lnk"), target, what),
             check_no_host_content(copy, needle, host, what),
         ] {
             self.leaks.extend(r.err());
@@ -261,10 +265,12 @@ fn race_in_container(
 }
 
 /// Races with a tight `renameat2(RENAME_EXCHANGE)` loop swapping `name` (an empty
-/// directory) with `name.lnk` (a symlink to `target`): what a compiled program in the
-/// container does, without the instants where the name is missing that the shell loop
-/// has. It runs in a host thread on the rootfs directory, which is the same rename on
-/// the same inodes as from inside the container.
+/// directory) with a symlink to `target`: what a compiled program in the container
+/// does, without the instants where the name is missing that the shell loop has. It
+/// runs in a host thread: the same rename on the same inodes as from inside. The
+/// symlink's parking place is next to the rootfs (not copied, so the copy meets the
+/// swap at one name only), and the name is a symlink about two thirds of the time:
+/// seen as a directory when listed, then followed when entered and copied.
 fn race_exchange(
     env: &Env,
     n: &str,
@@ -276,21 +282,19 @@ fn race_exchange(
     use std::ffi::CString;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
-    let rootfs = env.lxcpath().join(n).join("rootfs");
     let (name, target) = swap;
-    fs::create_dir(rootfs.join(name)).unwrap();
-    std::os::unix::fs::symlink(target, rootfs.join(format!("{name}.lnk"))).unwrap();
+    let cdir = env.lxcpath().join(n);
+    let (a, b) = (
+        cdir.join("rootfs").join(name),
+        cdir.join(format!("{name}.park")),
+    );
+    fs::create_dir(&a).unwrap();
+    std::os::unix::fs::symlink(target, &b).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let swapper = {
         let stop = stop.clone();
-        let a = CString::new(rootfs.join(name).into_os_string().into_encoded_bytes()).unwrap();
-        let b = CString::new(
-            rootfs
-                .join(format!("{name}.lnk"))
-                .into_os_string()
-                .into_encoded_bytes(),
-        )
-        .unwrap();
+        let ca = CString::new(a.clone().into_os_string().into_encoded_bytes()).unwrap();
+        let cb = CString::new(b.clone().into_os_string().into_encoded_bytes()).unwrap();
         std::thread::spawn(move || {
             let mut swaps = 0u64;
             while !stop.load(Ordering::Relaxed) {
@@ -298,14 +302,20 @@ fn race_exchange(
                 let r = unsafe {
                     libc::renameat2(
                         libc::AT_FDCWD,
-                        a.as_ptr(),
+                        ca.as_ptr(),
                         libc::AT_FDCWD,
-                        b.as_ptr(),
+                        cb.as_ptr(),
                         libc::RENAME_EXCHANGE,
                     )
                 };
                 assert_eq!(r, 0, "renameat2: {}", std::io::Error::last_os_error());
                 swaps += 1;
+                // Odd counts: the name is the symlink; hold that state twice as long.
+                let hold = Duration::from_micros(if swaps % 2 == 1 { 8 } else { 4 });
+                let t = Instant::now();
+                while t.elapsed() < hold {
+                    std::hint::spin_loop();
+                }
             }
             swaps
         })
@@ -314,9 +324,9 @@ fn race_exchange(
     stop.store(true, Ordering::Relaxed);
     let swaps = swapper.join().expect("the swapper thread panicked");
     assert!(swaps > 1000, "only {swaps} swaps");
-    let _ = fs::remove_file(rootfs.join(format!("{name}.lnk")))
-        .or_else(|_| fs::remove_dir(rootfs.join(format!("{name}.lnk"))));
-    let _ = fs::remove_file(rootfs.join(name)).or_else(|_| fs::remove_dir(rootfs.join(name)));
+    for p in [&a, &b] {
+        let _ = fs::remove_file(p).or_else(|_| fs::remove_dir(p));
+    }
     f
 }
 
@@ -369,11 +379,24 @@ fn snapshot_and_copy_of_a_running_container_never_follow_swapped_symlinks() {
 
     let target = secret.path().to_string_lossy().into_owned();
     let needle = marker.as_bytes();
-    let t = Duration::from_secs(6);
-    let mut f = race_in_container(&env, &n, ("s", &target), needle, &host, t);
-    f.merge(race_in_container(&env, &n, ("e", "/etc"), needle, &host, t));
-    f.merge(race_exchange(&env, &n, ("x", &target), needle, &host, t));
-    f.merge(race_exchange(&env, &n, ("y", "/etc"), needle, &host, t));
+    let secs = Duration::from_secs;
+    let mut f = race_in_container(&env, &n, ("s", &target), needle, &host, secs(5));
+    f.merge(race_in_container(
+        &env,
+        &n,
+        ("e", "/etc"),
+        needle,
+        &host,
+        secs(5),
+    ));
+    f.merge(race_exchange(
+        &env,
+        &n,
+        ("x", &target),
+        needle,
+        &host,
+        secs(14),
+    ));
     eprintln!(
         "{} rounds: {} leaks, {} failed copies",
         f.rounds,
