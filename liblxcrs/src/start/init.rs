@@ -5,10 +5,11 @@
 //! PID 1 must not stay a fork of the monitor: that copy would hold the monitor's fds
 //! (command socket, cgroup directories, console log), its full permitted capabilities,
 //! and `/proc/1/exe` would lead to the host's `lxcrs-monitor`. So the start child, once
-//! set up, execs `lxcrs-init` (`init.c`, built static by `build.rs` and embedded here:
-//! inside the container the host's dynamic loader is out of reach) from a sealed memfd
-//! ([`crate::rexec`]), with every fd closed but stdio and the start socket, and no
-//! ambient or inheritable capability.
+//! set up, execs `lxcrs-init` (`init/lxcrs-init.rs`, a std-only Rust program that
+//! `build.rs` builds static with rustc and that is embedded here: inside the container
+//! the host's dynamic loader is out of reach) from a sealed memfd ([`crate::rexec`]),
+//! with every fd closed but stdio and the start socket, and no ambient or inheritable
+//! capability.
 
 use std::ffi::CString;
 use std::os::fd::{BorrowedFd, OwnedFd};
@@ -16,7 +17,7 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 use super::protocol::ChildEnd;
 use super::StartError;
 
-/// The static `lxcrs-init` binary.
+/// The static `lxcrs-init` binary (`init/lxcrs-init.rs`).
 static INIT_BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/lxcrs-init"));
 
 /// A sealed memfd holding `lxcrs-init`, to [`exec_init`] later (made before the rootfs
