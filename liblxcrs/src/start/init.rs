@@ -80,6 +80,124 @@ pub(crate) fn exec_init(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{BufRead, Read};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    use std::os::unix::process::CommandExt;
+    use std::process::{Child, Command, Stdio};
+
+    /// Run the embedded lxcrs-init as `lxcrs-init 10 -- CMD...` with stdout piped, the
+    /// start socket at fd 10, and /dev/null at fds 5 and 50 (not close-on-exec); returns
+    /// the process and the monitor's end of the start socket.
+    fn start_init(cmd: &[&str]) -> (Child, UnixStream) {
+        let exe = sealed_init().unwrap();
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let null = std::fs::File::open("/dev/null").unwrap();
+        let (sock, null) = (theirs.as_raw_fd(), null.as_raw_fd());
+        let mut c = Command::new(format!("/proc/self/fd/{}", exe.as_raw_fd()));
+        c.arg0("lxcrs-init").args(["10", "--"]).args(cmd);
+        // SAFETY: fcntl and dup2 are async-signal-safe; `sock` and `null` stay open until
+        // spawn returns. The copies above 100 keep the dup2s from clobbering a source.
+        unsafe {
+            c.pre_exec(move || {
+                let (s, n) = (
+                    libc::fcntl(sock, libc::F_DUPFD, 100),
+                    libc::fcntl(null, libc::F_DUPFD, 100),
+                );
+                for (from, to) in [(s, 10), (n, 5), (n, 50)] {
+                    if from < 0 || libc::dup2(from, to) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            })
+        };
+        let child = c.stdout(Stdio::piped()).spawn().unwrap();
+        (child, ours)
+    }
+
+    fn status(child: &mut Child) -> i32 {
+        let status = child.wait().unwrap();
+        status
+            .code()
+            .unwrap_or_else(|| panic!("lxcrs-init died: {status:?}"))
+    }
+
+    #[test]
+    fn init_exits_with_the_command_status() {
+        let (mut child, _sock) = start_init(&["/bin/sh", "-c", "exit 7"]);
+        assert_eq!(status(&mut child), 7);
+        let (mut child, _sock) = start_init(&["sh", "-c", "kill -9 $$"]);
+        assert_eq!(status(&mut child), 128 + 9);
+    }
+
+    #[test]
+    fn init_reports_an_exec_failure_over_the_start_socket() {
+        let (mut child, mut sock) = start_init(&["lxcrs-no-such-command", "x"]);
+        let mut msg = Vec::new();
+        sock.read_to_end(&mut msg).unwrap();
+        assert_eq!(
+            msg,
+            b"\x07failed to exec lxcrs-no-such-command: No such file or directory"
+        );
+        assert_eq!(status(&mut child), 127);
+    }
+
+    #[test]
+    fn init_forwards_signals_to_the_command() {
+        let script = "trap 'exit 9' TERM; echo ready; while :; do sleep 0.05; done";
+        let (mut child, _sock) = start_init(&["sh", "-c", script]);
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "ready\n");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        assert_eq!(status(&mut child), 9, "the command's TERM trap ran");
+    }
+
+    #[test]
+    fn init_passes_on_only_stdio() {
+        let (mut child, _sock) = start_init(&["sh", "-c", "ls /proc/$$/fd"]);
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(status(&mut child), 0);
+        let fds: Vec<&str> = out.split_whitespace().collect();
+        assert!(fds.starts_with(&["0", "1", "2"]), "{fds:?}");
+        for fd in ["5", "10", "50"] {
+            assert!(!fds.contains(&fd), "fd {fd} reached the command: {fds:?}");
+        }
+    }
+
+    #[test]
+    fn init_refuses_a_bad_command_line() {
+        let exe = sealed_init().unwrap();
+        let path = format!("/proc/self/fd/{}", exe.as_raw_fd());
+        // No "--"; fd 10 closed (so no start socket); fd "x"; fd 2 (stdio).
+        let cases = [
+            ["10", "true", ""],
+            ["10", "--", "true"],
+            ["x", "--", "true"],
+            ["2", "--", "true"],
+        ];
+        for args in cases {
+            let args = args.iter().filter(|a| !a.is_empty());
+            let st = Command::new(&path)
+                .args(args)
+                .stderr(Stdio::null())
+                .status();
+            assert_eq!(st.unwrap().code(), Some(127));
+        }
+    }
 
     #[test]
     fn embedded_init_is_a_static_elf() {
