@@ -171,24 +171,16 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     };
     // Nothing of the host but stdio and the start socket (all else is close-on-exec
     // already: start::child::prepare_exec, which fails without close_range).
-    // SAFETY: close_range and fcntl act on fd numbers only; this code owns none of them.
-    unsafe {
-        if sock > 3 {
-            syscall(
-                SYS_CLOSE_RANGE,
-                3 as c_uint,
-                (sock - 1) as c_uint,
-                0 as c_uint,
-            );
-        }
-        syscall(
-            SYS_CLOSE_RANGE,
-            (sock + 1) as c_uint,
-            c_uint::MAX,
-            0 as c_uint,
-        );
-        fcntl(sock, F_SETFD, FD_CLOEXEC);
+    let close_range = |first: c_int, last: c_uint| {
+        // SAFETY: close_range acts on fd numbers only; this code owns none of them.
+        unsafe { syscall(SYS_CLOSE_RANGE, first as c_uint, last, 0 as c_uint) };
+    };
+    if sock > 3 {
+        close_range(3, (sock - 1) as c_uint);
     }
+    close_range(sock + 1, c_uint::MAX);
+    // SAFETY: as above.
+    unsafe { fcntl(sock, F_SETFD, FD_CLOEXEC) };
     let mut watched = SigSet([0; 16]);
     let mut old = SigSet([0; 16]);
     // Blocked before the fork: no signal is lost before the wait loop.

@@ -86,11 +86,19 @@ mod tests {
     use std::os::unix::process::CommandExt;
     use std::process::{Child, Command, Stdio};
 
+    /// A sealed lxcrs-init memfd at fd 100 or above, out of the way of `start_init`'s dup2s.
+    fn init_exe() -> OwnedFd {
+        let fd = sealed_init().unwrap();
+        let high = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(100)).unwrap();
+        // SAFETY: `high` is a fresh descriptor that nothing else owns.
+        unsafe { std::os::fd::FromRawFd::from_raw_fd(high) }
+    }
+
     /// Run the embedded lxcrs-init as `lxcrs-init 10 -- CMD...` with stdout piped, the
     /// start socket at fd 10, and /dev/null at fds 5 and 50 (not close-on-exec); returns
     /// the process and the monitor's end of the start socket.
     fn start_init(cmd: &[&str]) -> (Child, UnixStream) {
-        let exe = sealed_init().unwrap();
+        let exe = init_exe();
         let (ours, theirs) = UnixStream::pair().unwrap();
         let null = std::fs::File::open("/dev/null").unwrap();
         let (sock, null) = (theirs.as_raw_fd(), null.as_raw_fd());
@@ -180,7 +188,7 @@ mod tests {
 
     #[test]
     fn init_refuses_a_bad_command_line() {
-        let exe = sealed_init().unwrap();
+        let exe = init_exe();
         let path = format!("/proc/self/fd/{}", exe.as_raw_fd());
         // No "--"; fd 10 closed (so no start socket); fd "x"; fd 2 (stdio).
         let cases = [
