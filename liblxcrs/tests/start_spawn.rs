@@ -532,6 +532,31 @@ fn execute_mode_runs_command_under_builtin_init() {
     });
 }
 
+/// lxc-execute: the command is looked up in PATH by lxcrs-init, whose exec failure
+/// reaches the monitor over the start socket like the start child's own.
+#[test]
+fn execute_mode_exec_failure_is_reported_by_init() {
+    require_root!();
+    in_child(|| {
+        let fx = Fixture::new("exec-noexec");
+        let cfg = fx.config("");
+        let err = fx
+            .spawn(&cfg, &["no-such-command", "arg"], true)
+            .err()
+            .ok_or("spawn succeeded")?;
+        assert_eq!(
+            err,
+            "failed to exec no-such-command: No such file or directory"
+        );
+        let err = fx
+            .spawn(&cfg, &["/etc"], true)
+            .err()
+            .ok_or("spawn of a directory succeeded")?;
+        assert_eq!(err, "failed to exec /etc: Permission denied");
+        no_children_left()
+    });
+}
+
 #[test]
 fn symlinked_mount_target_aborts_spawn() {
     require_root!();
