@@ -20,7 +20,11 @@ use crate::StorageError;
 /// directory on another device than `path` stops the removal with
 /// [`StorageError::CrossDevice`]. A missing `path` is not an error.
 pub fn remove_tree_onedev(path: &Path) -> Result<(), StorageError> {
-    let (parent, name) = open_parent(path)?;
+    // Nothing to remove when even the parent is gone (a removal finished by an earlier,
+    // interrupted run: the next command's recovery must not fail on it).
+    let Some((parent, name)) = open_parent(path)? else {
+        return Ok(());
+    };
     let Some(st) =
         fdwalk::stat_at(parent.as_fd(), name).map_err(|e| StorageError::io("inspect", path, e))?
     else {
@@ -71,7 +75,7 @@ pub(crate) fn empty_dir(root: OwnedFd, shown: &Path) -> Result<(), StorageError>
 }
 
 /// The parent directory of `path` (the caller's, trusted) and the last component.
-fn open_parent(path: &Path) -> Result<(OwnedFd, &OsStr), StorageError> {
+fn open_parent(path: &Path) -> Result<Option<(OwnedFd, &OsStr)>, StorageError> {
     let name = path.file_name().ok_or_else(|| {
         StorageError::Invalid(format!(
             "refusing to remove {}: the path does not end in a name",
@@ -82,13 +86,15 @@ fn open_parent(path: &Path) -> Result<(OwnedFd, &OsStr), StorageError> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let fd = nix::fcntl::open(
+    match nix::fcntl::open(
         parent,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| StorageError::io("open directory", parent, e.into()))?;
-    Ok((fd, name))
+    ) {
+        Ok(fd) => Ok(Some((fd, name))),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(StorageError::io("open directory", parent, e.into())),
+    }
 }
 
 /// `unlinkat` of a non-directory; `Leaf::IsDir` when it became a directory.
@@ -150,6 +156,13 @@ impl Visit for Remover {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_whose_parent_is_gone_is_already_removed() {
+        let t = tempfile::tempdir().unwrap();
+        remove_tree_onedev(&t.path().join("gone/delta")).unwrap();
+        remove_tree_onedev(&t.path().join("gone")).unwrap();
+    }
 
     #[test]
     fn removes_tree_without_following_symlinks() {
