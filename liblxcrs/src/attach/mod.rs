@@ -1,6 +1,6 @@
 //! `lxc-attach`: run a command inside a running container.
 //!
-//! Recipe (contract §1.1): ask the monitor for init's pid, pidfd and the payload cgroup
+//! Recipe (`docs/lxc-contract.md` §1.1): ask the monitor for init's pid, pidfd and the payload cgroup
 //! (the pidfd must be that pid's and alive, every config item must come back, or the
 //! attach stops); fork; the child enters the payload cgroup (from the host's view of
 //! cgroupfs), then `setns` into init's namespaces through the pidfd in one call (time

@@ -1,4 +1,4 @@
-//! The child side of the start sequence (contract §6.1 "Child side"): from the first
+//! The child side of the start sequence (`docs/lxc-contract.md` §6.1 "Child side"): from the first
 //! instruction after `clone3` to `exec` of init. Every failure is sent to the parent as
 //! text over the start socket, then the child exits.
 

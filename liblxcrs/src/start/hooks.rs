@@ -1,4 +1,4 @@
-//! Running `lxc.hook.*` with LXC's conventions (contract §6.1, §6.2):
+//! Running `lxc.hook.*` with LXC's conventions (`docs/lxc-contract.md` §6.1, §6.2):
 //!
 //! - every hook runs as `/bin/sh -c "exec <hook> …"`, so the config value may carry its own
 //!   arguments;

@@ -1,4 +1,4 @@
-//! Writing the child's uid/gid maps (contract §5). Root writes `/proc/PID/{uid,gid}_map`
+//! Writing the child's uid/gid maps (`docs/lxc-contract.md` §5). Root writes `/proc/PID/{uid,gid}_map`
 //! directly (it holds CAP_SETUID/CAP_SETGID over the new user namespace). Anyone else
 //! needs the setuid helpers `newuidmap`/`newgidmap`, which check `/etc/subuid` and
 //! `/etc/subgid` — except when the map is just the caller's own uid/gid, which the kernel

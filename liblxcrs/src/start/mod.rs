@@ -1,6 +1,6 @@
 //! The start sequence: turn a container config into a running init process.
 //!
-//! [`spawn`] runs the whole of LXC's `lxc_spawn` + `do_start` (contract §6.1): pre-start
+//! [`spawn`] runs the whole of LXC's `lxc_spawn` + `do_start` (`docs/lxc-contract.md` §6.1): pre-start
 //! hook, pty allocation, `clone3` into fresh namespaces (and straight into the payload
 //! cgroup where the kernel allows), id maps, cgroup limits, then the child's setup —
 //! rootfs, `lxc.mount.*`, `/dev`, devpts, console and ttys, `pivot_root`, sysctls,

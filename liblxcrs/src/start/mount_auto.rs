@@ -1,4 +1,4 @@
-//! `lxc.mount.auto`: proc, sys and cgroup mounts (contract §2.2, §6.1).
+//! `lxc.mount.auto`: proc, sys and cgroup mounts (`docs/lxc-contract.md` §2.2, §6.1).
 //!
 //! - `proc:mixed`: proc rw, `/proc/sys` read-only with `/proc/sys/net` writable,
 //!   `/proc/sysrq-trigger` read-only. `lxc.sysctl.*` are written right after proc is

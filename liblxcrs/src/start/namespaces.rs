@@ -1,5 +1,5 @@
 //! Which namespaces a container gets, and how: cloned, kept (inherited from the host), or
-//! shared with another process (`lxc.namespace.clone/keep/share.<ns>`, contract §2.2).
+//! shared with another process (`lxc.namespace.clone/keep/share.<ns>`, `docs/lxc-contract.md` §2.2).
 //!
 //! Resolution is pure so it is unit-tested; joining (`setns`) happens in `parent.rs` (pid)
 //! and `child.rs` (the rest).

@@ -1,4 +1,4 @@
-//! The parent (monitor) side of the start sequence (contract §6.1 "Caller / monitor
+//! The parent (monitor) side of the start sequence (`docs/lxc-contract.md` §6.1 "Caller / monitor
 //! side", steps 5–9): pre-start hook, console pty, `clone3` into namespaces and the
 //! payload cgroup, id maps, cgroup limits, prlimits, start-host hook, and the barriers
 //! that let the child proceed. A [`ChildGuard`] kills and reaps the child on any error.

@@ -1,6 +1,6 @@
 //! The parent/child handshake of the start sequence: one message enum over a
 //! `SOCK_SEQPACKET` socketpair, with role-specific ends whose methods are the steps
-//! (numbered barriers as in LXC's `sync.c`, contract §6.1):
+//! (numbered barriers as in LXC's `sync.c`, `docs/lxc-contract.md` §6.1):
 //!
 //! | # | parent                         | child                                  |
 //! |---|--------------------------------|----------------------------------------|

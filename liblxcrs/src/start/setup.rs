@@ -1,4 +1,4 @@
-//! The child's filesystem setup, in LXC's order (contract §6.1 child step 5), from the
+//! The child's filesystem setup, in LXC's order (`docs/lxc-contract.md` §6.1 child step 5), from the
 //! rootfs mount to `pivot_root`. Everything goes through the [`Syscall`] seam, so
 //! `tests` below check the whole mount plan of a config against the recording fake.
 
