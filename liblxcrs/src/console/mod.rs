@@ -5,7 +5,6 @@
 pub mod log;
 pub mod proxy;
 pub mod ring;
-pub mod session;
 pub mod term;
 
 pub use log::ConsoleLog;

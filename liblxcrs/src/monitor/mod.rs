@@ -13,11 +13,8 @@ mod payload;
 mod run;
 mod server;
 
-pub mod options;
-pub mod state;
-
-pub use options::{StartOptions, StartStatus, STATUS_FD};
-pub use state::{State, StateSet};
+pub use crate::commands::options::{StartOptions, StartStatus, STATUS_FD};
+pub use crate::commands::state::{State, StateSet};
 
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
