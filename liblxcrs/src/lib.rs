@@ -11,27 +11,30 @@ mod error;
 pub mod interrupt;
 pub mod ips;
 pub mod list;
-pub mod lock;
-pub mod names;
-pub mod partial;
+pub(crate) mod lock;
+pub(crate) mod names;
+pub(crate) mod partial;
 pub mod paths;
 pub mod stats;
 pub mod template;
 
 // The processes behind the API: the per-container monitor and `lxc-attach`.
 pub mod attach;
-pub mod monitor;
+pub(crate) mod monitor;
 pub mod rexec;
 
 // Starting a container: namespaces, mounts, the child's setup.
-pub mod start;
+pub(crate) mod start;
 
 // The plumbing underneath: cgroups, the command protocol, terminals.
-pub mod cgroups;
-pub mod commands;
-pub mod console;
+pub(crate) mod cgroups;
+pub(crate) mod commands;
+pub(crate) mod console;
 mod failpoints;
 
+pub use commands::options::StartOptions;
+pub use commands::state::{State, StateSet};
+pub use console::Escape;
 pub use container::{
     blocks_signal, dependents, halt_signal, monitor_binary, random_name, snapshots, CloneOptions,
     Container, CreateOptions, SnapshotInfo, Started, RDEPENDS_FILE, SNAPSHOTS_FILE,
@@ -39,3 +42,17 @@ pub use container::{
 pub use ephemeral::{parse_mounts, EphemeralOptions, ExtraMount};
 pub use error::{Error, Result};
 pub use lxcrs_config as config;
+
+/// What the tools and the crate's own root tests (`tests/start_spawn.rs`,
+/// `tests/cgroups_host.rs`) reach below the [`Container`] API: the monitor's entry point,
+/// the raw command client `lxc-ls` probes with, and the start and cgroup layers. Not API.
+#[doc(hidden)]
+pub mod internal {
+    pub use crate::cgroups::{
+        CgroupLayout, CgroupManager, Cgroups, HierarchyKind, LayoutKind, Placement,
+    };
+    pub use crate::commands::lxc::probe as lxc_probe;
+    pub use crate::commands::Client;
+    pub use crate::monitor::main as monitor_main;
+    pub use crate::start::{spawn, Spawned, StartRequest};
+}

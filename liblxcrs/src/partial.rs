@@ -80,6 +80,7 @@ pub struct Transaction {
 
 impl Transaction {
     /// Starts recording for container dir `dir` (which must exist).
+    #[cfg(test)]
     pub fn begin(dir: &Path) -> Result<Transaction> {
         Transaction::begin_with(dir, Vec::new())
     }

@@ -8,6 +8,6 @@ pub mod ring;
 pub mod term;
 
 pub use log::ConsoleLog;
-pub use proxy::{proxy, Escape, ProxyEnd};
+pub use proxy::{proxy, Escape};
 pub use ring::Ring;
 pub use term::RawMode;

@@ -13,8 +13,7 @@ mod payload;
 mod run;
 mod server;
 
-pub use crate::commands::options::{StartOptions, StartStatus, STATUS_FD};
-pub use crate::commands::state::{State, StateSet};
+use crate::commands::options::STATUS_FD;
 
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
