@@ -85,7 +85,7 @@ impl Transaction {
         Transaction::begin_with(dir, Vec::new())
     }
 
-    /// [`Transaction::begin`] with `made` already recorded in the first write of the
+    /// `Transaction::begin` with `made` already recorded in the first write of the
     /// marker, so that no crash can leave a marker that does not say what it covers.
     pub fn begin_with(dir: &Path, made: Vec<Made>) -> Result<Transaction> {
         let t = Transaction {

@@ -12,7 +12,7 @@
 //!
 //! Version 1 is a bare allowlist of syscall numbers. Syscall names this kernel/libseccomp
 //! does not know are skipped, like LXC, with a warning on stderr (a profile that silently
-//! loses a rule is a weaker profile than its author wrote; see [`unknown_syscalls`]).
+//! loses a rule is a weaker profile than its author wrote; see `unknown_syscalls`).
 
 use std::path::{Path, PathBuf};
 
