@@ -49,10 +49,11 @@ pub use lxcrs_config as config;
 #[doc(hidden)]
 pub mod internal {
     pub use crate::cgroups::{
-        CgroupLayout, CgroupManager, Cgroups, HierarchyKind, LayoutKind, Placement,
+        CgroupError, CgroupLayout, CgroupManager, Cgroups, HierarchyKind, LayoutKind, Placement,
     };
     pub use crate::commands::lxc::probe as lxc_probe;
     pub use crate::commands::Client;
     pub use crate::monitor::main as monitor_main;
+    pub use crate::start::net::NetSetup;
     pub use crate::start::{spawn, Spawned, StartRequest};
 }
