@@ -3,38 +3,57 @@
 //! Modelled on liblxc's `struct lxc_container`: a [`Container`] names a container in an
 //! lxcpath; its methods create, start, stop, query and destroy it.
 
-pub mod attach;
-pub mod cgroups;
-pub mod commands;
-pub mod console;
+// The API: the `Container` handle and its methods (container/), and the small
+// helpers the tools call around it.
 mod container;
-mod copy;
-mod create;
-mod destroy;
 mod ephemeral;
 mod error;
-mod failpoints;
 pub mod interrupt;
 pub mod ips;
 pub mod list;
-pub mod lock;
-pub mod monitor;
-pub mod names;
-pub mod partial;
+pub(crate) mod lock;
+pub(crate) mod names;
+pub(crate) mod partial;
 pub mod paths;
-pub mod rexec;
-mod runtime;
-mod snapshot;
-pub mod start;
 pub mod stats;
 pub mod template;
 
-pub use container::Container;
-pub use copy::{random_name, CloneOptions};
-pub use create::CreateOptions;
-pub use destroy::{dependents, snapshots, RDEPENDS_FILE, SNAPSHOTS_FILE};
+// The processes behind the API: the per-container monitor and `lxc-attach`.
+pub mod attach;
+pub(crate) mod monitor;
+pub mod rexec;
+
+// Starting a container: namespaces, mounts, the child's setup.
+pub(crate) mod start;
+
+// The plumbing underneath: cgroups, the command protocol, terminals.
+pub(crate) mod cgroups;
+pub(crate) mod commands;
+pub(crate) mod console;
+mod failpoints;
+
+pub use commands::options::StartOptions;
+pub use commands::state::{State, StateSet};
+pub use console::Escape;
+pub use container::{
+    blocks_signal, dependents, halt_signal, monitor_binary, random_name, snapshots, CloneOptions,
+    Container, CreateOptions, SnapshotInfo, Started, RDEPENDS_FILE, SNAPSHOTS_FILE,
+};
 pub use ephemeral::{parse_mounts, EphemeralOptions, ExtraMount};
 pub use error::{Error, Result};
 pub use lxcrs_config as config;
-pub use runtime::{blocks_signal, halt_signal, monitor_binary, Started};
-pub use snapshot::SnapshotInfo;
+
+/// What the tools and the crate's own root tests (`tests/start_spawn.rs`,
+/// `tests/cgroups_host.rs`) reach below the [`Container`] API: the monitor's entry point,
+/// the raw command client `lxc-ls` probes with, and the start and cgroup layers. Not API.
+#[doc(hidden)]
+pub mod internal {
+    pub use crate::cgroups::{
+        CgroupError, CgroupLayout, CgroupManager, Cgroups, HierarchyKind, LayoutKind, Placement,
+    };
+    pub use crate::commands::lxc::probe as lxc_probe;
+    pub use crate::commands::Client;
+    pub use crate::monitor::main as monitor_main;
+    pub use crate::start::net::NetSetup;
+    pub use crate::start::{spawn, Spawned, StartRequest};
+}

@@ -38,13 +38,6 @@ impl Drop for ContainerLock {
     }
 }
 
-impl ContainerLock {
-    /// The lock file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
 /// The lock file path of container `name` in `lxcpath`: one flat directory, the
 /// lxcpath escaped into the file name so that nothing but the file itself is left.
 pub fn lock_path(lxcpath: &Path, name: &str) -> PathBuf {

@@ -80,11 +80,12 @@ pub struct Transaction {
 
 impl Transaction {
     /// Starts recording for container dir `dir` (which must exist).
+    #[cfg(test)]
     pub fn begin(dir: &Path) -> Result<Transaction> {
         Transaction::begin_with(dir, Vec::new())
     }
 
-    /// [`Transaction::begin`] with `made` already recorded in the first write of the
+    /// `Transaction::begin` with `made` already recorded in the first write of the
     /// marker, so that no crash can leave a marker that does not say what it covers.
     pub fn begin_with(dir: &Path, made: Vec<Made>) -> Result<Transaction> {
         let t = Transaction {

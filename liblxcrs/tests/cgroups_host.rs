@@ -11,7 +11,7 @@ use std::process::{Child, Command};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use liblxcrs::cgroups::{
+use liblxcrs::internal::{
     CgroupLayout, CgroupManager, Cgroups, HierarchyKind, LayoutKind, Placement,
 };
 use nix::errno::Errno;

@@ -9,8 +9,8 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use liblxcrs::cgroups::{CgroupLayout, CgroupManager, Cgroups, Placement};
-use liblxcrs::start::{spawn, StartRequest};
+use liblxcrs::internal::{spawn, StartRequest};
+use liblxcrs::internal::{CgroupLayout, CgroupManager, Cgroups, Placement};
 use lxcrs_config::Config;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
@@ -133,7 +133,7 @@ lxc.hook.start = /bin/sh -c 'echo \"$LXC_NAME\" > /mnt/out/starthook'
         config_path: &Path,
         argv: &[&str],
         execute: bool,
-    ) -> Result<liblxcrs::start::Spawned, String> {
+    ) -> Result<liblxcrs::internal::Spawned, String> {
         let config = Config::load(config_path).map_err(|e| format!("config: {e}"))?;
         let req = StartRequest {
             name: &self.name,

@@ -115,11 +115,6 @@ impl MountEntry {
         }
         Ok(entry)
     }
-
-    /// Whether a kernel option is present (e.g. `bind`, `rbind`, `ro`).
-    pub fn has_option(&self, opt: &str) -> bool {
-        self.options.iter().any(|o| o == opt)
-    }
 }
 
 /// `proc` automount mode.

@@ -31,15 +31,9 @@ mod v2;
 mod testutil;
 
 pub use error::{CgroupError, Result};
-pub use keys::{parse_limit_key, v1_equivalent, v2_equivalent, LimitKey};
-pub use layout::{CgroupLayout, Hierarchy, HierarchyKind, LayoutKind};
-pub use manager::{
-    enter_dir, CgroupManager, Cgroups, HierarchyMount, ATTACH_LEAF, DEFAULT_TIMEOUT,
-};
-pub use mountinfo::{parse_mountinfo, parse_proc_cgroup, CgroupMount, ProcCgroup};
+pub use layout::{CgroupLayout, HierarchyKind, LayoutKind};
+pub use manager::{enter_dir, CgroupManager, Cgroups, DEFAULT_TIMEOUT};
 pub use paths::CgroupPaths;
-pub use self_move::{clone_into_refused, single_threaded, SelfEntry};
+pub use self_move::{clone_into_refused, SelfEntry};
 pub use stats::CgroupStats;
-pub use tree::{Placement, MONITOR_PREFIX, PAYLOAD_PREFIX, PIVOT_LEAF};
-pub use v1::V1Cgroups;
-pub use v2::V2Cgroups;
+pub use tree::Placement;

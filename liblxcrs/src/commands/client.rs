@@ -9,8 +9,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use super::message::{Request, Response};
 use super::peer::{peer_cred, Trust};
 use super::socket::{self, MAX_MESSAGE};
+use super::state::{State, StateSet};
 use super::CommandError;
-use crate::monitor::state::{State, StateSet};
 
 /// A connection to a container's monitor.
 #[derive(Debug)]

@@ -1,8 +1,8 @@
 //! The command messages: what a client may ask the monitor, and what it answers.
 
+use super::state::{State, StateSet};
 use super::wire::{Reader, Writer};
 use super::ProtocolError;
-use crate::monitor::state::{State, StateSet};
 
 /// A request from a tool to a container's monitor.
 #[derive(Debug, Clone, PartialEq, Eq)]

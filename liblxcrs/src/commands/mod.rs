@@ -10,8 +10,10 @@
 
 pub mod lxc;
 pub mod message;
+pub mod options;
 pub mod peer;
 pub mod socket;
+pub mod state;
 pub mod wire;
 
 mod client;

@@ -53,6 +53,7 @@ impl Trust {
     }
 
     /// With an explicit owner (tests).
+    #[cfg(test)]
     pub fn with_owner(owner: Option<u32>) -> Trust {
         Trust { owner }
     }

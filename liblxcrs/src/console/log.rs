@@ -40,10 +40,6 @@ impl ConsoleLog {
             .open(path)
     }
 
-    pub fn path(&self) -> &PathBuf {
-        &self.path
-    }
-
     /// Appends console output; errors are returned but the log stays usable.
     pub fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
         if self.limit > 0 && self.written + data.len() as u64 > self.limit {

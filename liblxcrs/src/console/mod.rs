@@ -5,10 +5,9 @@
 pub mod log;
 pub mod proxy;
 pub mod ring;
-pub mod session;
 pub mod term;
 
 pub use log::ConsoleLog;
-pub use proxy::{proxy, Escape, ProxyEnd};
+pub use proxy::{proxy, Escape};
 pub use ring::Ring;
 pub use term::RawMode;

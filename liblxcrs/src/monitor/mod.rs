@@ -6,6 +6,9 @@
 //! around one `poll` loop, so that it carries neither the CLI's heap nor threads.
 //! `lxc-start` passes [`StartOptions`] over the status socket (fd 3) and reads back a
 //! [`StartStatus`] once the container is RUNNING or has failed.
+//!
+//! [`StartOptions`]: crate::commands::options::StartOptions
+//! [`StartStatus`]: crate::commands::options::StartStatus
 
 mod console;
 mod memory;
@@ -13,11 +16,7 @@ mod payload;
 mod run;
 mod server;
 
-pub mod options;
-pub mod state;
-
-pub use options::{StartOptions, StartStatus, STATUS_FD};
-pub use state::{State, StateSet};
+use crate::commands::options::STATUS_FD;
 
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;

@@ -8,9 +8,9 @@ use lxcrs_config::{Config, ContainerConfig};
 use nix::unistd::Pid;
 
 use super::console::Peer;
-use super::options::StartOptions;
 use super::run::{Monitor, TtySlot};
 use crate::cgroups::{CgroupLayout, CgroupManager, Cgroups, Placement, DEFAULT_TIMEOUT};
+use crate::commands::options::StartOptions;
 use crate::console::ConsoleLog;
 use crate::start::{self, HookContext, HookKind, Namespace, StartRequest};
 
@@ -121,7 +121,7 @@ pub(super) fn lock_for_start(
     };
     // Under the lock: a container LXC's own monitor runs is not started a second time.
     if let Some(lxc) = crate::commands::lxc::probe(lxcpath, name) {
-        return Err(crate::runtime::running_under_lxc(name, &lxc).to_string());
+        return Err(crate::container::runtime::running_under_lxc(name, &lxc).to_string());
     }
     if lxcpath.join(name).join("partial").exists() {
         return Err(format!(

@@ -13,10 +13,10 @@ use nix::sys::socket::{bind, listen, Backlog};
 use nix::sys::wait::{waitpid, WaitStatus};
 
 use super::console::{Console, Peer};
-use super::options::{StartOptions, StartStatus};
 use super::payload::{self, Payload};
-use super::state::State;
+use crate::commands::options::{StartOptions, StartStatus};
 use crate::commands::socket as cmdsock;
+use crate::commands::state::State;
 use crate::console::RawMode;
 
 /// A client connection to the command socket.
@@ -25,7 +25,7 @@ pub(super) struct Conn {
     pub id: u64,
     pub fd: OwnedFd,
     /// Set once the client sent `add_state_client`.
-    pub subscribed: Option<super::state::StateSet>,
+    pub subscribed: Option<crate::commands::state::StateSet>,
     /// Answers and state changes the client has not taken yet, and their size.
     pub out: std::collections::VecDeque<(Vec<u8>, Option<OwnedFd>)>,
     pub out_bytes: usize,

@@ -24,9 +24,9 @@ use nix::sys::socket::{
 };
 
 use super::run::{Conn, Monitor};
-use super::state::State;
 use crate::commands::peer::peer_cred;
 use crate::commands::socket as cmdsock;
+use crate::commands::state::State;
 use crate::commands::{Request, Response};
 
 /// Requests are small; anything bigger is not ours.

@@ -12,7 +12,7 @@
 //!
 //! Version 1 is a bare allowlist of syscall numbers. Syscall names this kernel/libseccomp
 //! does not know are skipped, like LXC, with a warning on stderr (a profile that silently
-//! loses a rule is a weaker profile than its author wrote; see [`unknown_syscalls`]).
+//! loses a rule is a weaker profile than its author wrote; see `unknown_syscalls`).
 
 use std::path::{Path, PathBuf};
 
@@ -386,6 +386,7 @@ pub struct Program {
 
 /// The syscall names of `profile`'s rules (for this architecture) that libseccomp does not
 /// know: [`program`] skips them with a warning.
+#[cfg(test)]
 pub fn unknown_syscalls(profile: &Profile) -> Vec<String> {
     profile
         .rules

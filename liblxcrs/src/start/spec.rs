@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use lxcrs_config::model::{
-    CapKeep, Capability, ContainerConfig, HookType, HookVersion, IdMap, MountAuto, MountEntry,
-    NsKind, Personality, Prlimit,
+    CapKeep, Capability, ContainerConfig, IdMap, MountAuto, MountEntry, NsKind, Personality,
+    Prlimit,
 };
 
 use super::namespaces::{self, Namespace, NsConfig, NsPlan, ShareSource};
@@ -21,18 +21,6 @@ pub struct CgroupHost {
     pub v1: Vec<String>,
     /// A cgroup2 hierarchy is mounted (at `/sys/fs/cgroup/unified` on hybrid hosts).
     pub has_unified: bool,
-}
-
-impl CgroupHost {
-    /// From the cgroups module's layout detection.
-    pub fn from_layout(layout: &crate::cgroups::layout::CgroupLayout) -> CgroupHost {
-        use crate::cgroups::layout::LayoutKind;
-        CgroupHost {
-            unified_only: layout.kind == LayoutKind::Unified,
-            v1: layout.v1.iter().map(|h| h.key()).collect(),
-            has_unified: layout.unified.is_some(),
-        }
-    }
 }
 
 /// The rootfs: a host directory bind-mounted at a staging mount point.
@@ -79,20 +67,15 @@ pub struct Spec {
     pub procs: Vec<(String, String)>,
     /// `lxc.environment` + `.runtime` resolved to NAME=VALUE (inherited ones looked up now).
     pub environment: Vec<(String, String)>,
-    /// `lxc.environment` + `.hooks`.
-    pub hook_environment: Vec<(String, String)>,
     pub init_uid: u32,
     pub init_gid: u32,
     pub init_groups: Vec<u32>,
     pub init_cwd: PathBuf,
     pub personality: Option<Personality>,
-    pub hooks: Vec<(HookType, String)>,
-    pub hook_version: HookVersion,
     /// `lxc.time.offset.boot` / `.monotonic` as (seconds, nanoseconds).
     pub time_offsets: Vec<(&'static str, i64, i64)>,
     pub cgroup_host: CgroupHost,
     pub daemonized: bool,
-    pub console_logfile: Option<String>,
 }
 
 /// The staging mount point when `lxc.rootfs.mount` is unset: one directory for every
@@ -200,8 +183,6 @@ impl Spec {
         let env = &config.environment;
         let environment =
             resolve_env(&env.all.iter().chain(env.runtime.iter()).collect::<Vec<_>>());
-        let hook_environment =
-            resolve_env(&env.all.iter().chain(env.hooks.iter()).collect::<Vec<_>>());
         let mut time_offsets = Vec::new();
         if let Some((o, _)) = &config.time_offsets.boot {
             time_offsets.push(("boottime", o.seconds, o.nanoseconds));
@@ -240,23 +221,14 @@ impl Spec {
             prlimits: config.prlimits.clone(),
             procs: config.procs.clone(),
             environment,
-            hook_environment,
             init_uid: config.init.uid.unwrap_or(0),
             init_gid: config.init.gid.unwrap_or(0),
             init_groups: config.init.groups.clone(),
             init_cwd: PathBuf::from(config.init.cwd.as_deref().unwrap_or("/")),
             personality: config.arch.as_ref().map(|a| a.personality),
-            hooks: config
-                .hooks
-                .commands
-                .iter()
-                .flat_map(|(t, v)| v.iter().map(move |c| (*t, c.clone())))
-                .collect(),
-            hook_version: config.hooks.version,
             time_offsets,
             cgroup_host,
             daemonized,
-            console_logfile: config.console.logfile.clone(),
         })
     }
 
@@ -266,14 +238,6 @@ impl Spec {
             .as_ref()
             .map(|r| r.mount.as_path())
             .unwrap_or(Path::new("/"))
-    }
-
-    /// The commands of one hook type, in config order.
-    pub fn hooks_of(&self, t: HookType) -> impl Iterator<Item = &str> {
-        self.hooks
-            .iter()
-            .filter(move |(k, _)| *k == t)
-            .map(|(_, c)| c.as_str())
     }
 
     /// Does the container get its own user namespace?

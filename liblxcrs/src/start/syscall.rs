@@ -46,6 +46,7 @@ pub struct Target {
 
 impl Target {
     /// A target that is just a path (used by the fake).
+    #[cfg(test)]
     pub fn plain(path: PathBuf) -> Target {
         Target { path, _fd: None }
     }

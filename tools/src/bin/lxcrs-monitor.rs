@@ -3,5 +3,7 @@
 //! none of the tools' heap.
 
 fn main() {
-    std::process::exit(liblxcrs::monitor::main(std::env::args_os().collect()));
+    std::process::exit(liblxcrs::internal::monitor_main(
+        std::env::args_os().collect(),
+    ));
 }

@@ -2,7 +2,7 @@
 //! (`-t 0` = /dev/console; default: the first free tty). `<Ctrl+a q>` detaches.
 
 use clap::Arg;
-use liblxcrs::console::Escape;
+use liblxcrs::Escape;
 
 use crate::common;
 

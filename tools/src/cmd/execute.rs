@@ -4,7 +4,7 @@
 //! exits 0 once started.
 
 use clap::{Arg, ArgAction};
-use liblxcrs::monitor::StartOptions;
+use liblxcrs::StartOptions;
 use liblxcrs::Started;
 
 use crate::common;

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use clap::{Arg, ArgAction};
-use liblxcrs::commands::Client;
 use liblxcrs::config::Config;
+use liblxcrs::internal::Client;
 
 use crate::common;
 
@@ -210,7 +210,7 @@ impl Info {
             .map(|s| s.as_str().to_string())
             .unwrap_or_else(|| {
                 // A container LXC's own monitor runs is running too.
-                let lxc = liblxcrs::commands::lxc::probe(lxcpath, name).is_some();
+                let lxc = liblxcrs::internal::lxc_probe(lxcpath, name).is_some();
                 if lxc { "RUNNING" } else { "STOPPED" }.into()
             });
         let pid = client

@@ -5,7 +5,7 @@
 //! running"), 1 when the start failed (the monitor's own error text is printed).
 
 use clap::{Arg, ArgAction, ArgMatches};
-use liblxcrs::monitor::StartOptions;
+use liblxcrs::StartOptions;
 use liblxcrs::Started;
 
 use crate::common::{self, Common};

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Arg;
-use liblxcrs::monitor::StateSet;
+use liblxcrs::StateSet;
 
 use crate::common;
 

@@ -314,14 +314,14 @@ fn attached_processes_go_to_a_leaf_once_the_payload_delegates() {
     let payload = fx.path(&format!("{SCOPE}/lxcrs.payload.c1"));
     // Nothing handed down yet (busybox): the payload itself.
     assert_eq!(cg.v2_attach_dir().unwrap(), Some(payload.clone()));
-    assert!(!payload.join(crate::cgroups::ATTACH_LEAF).exists());
+    assert!(!payload.join(crate::cgroups::manager::ATTACH_LEAF).exists());
     // systemd in the container enabled controllers for its children: the `.lxc` leaf,
     // made once and reused.
     fx.write(
         &format!("{SCOPE}/lxcrs.payload.c1/cgroup.subtree_control"),
         "memory pids\n",
     );
-    let leaf = payload.join(crate::cgroups::ATTACH_LEAF);
+    let leaf = payload.join(crate::cgroups::manager::ATTACH_LEAF);
     assert_eq!(cg.v2_attach_dir().unwrap(), Some(leaf.clone()));
     assert!(leaf.is_dir());
     assert_eq!(cg.v2_attach_dir().unwrap(), Some(leaf));

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 
 use crate::cgroups::{CgroupLayout, CgroupManager, CgroupPaths, CgroupStats, Cgroups};
+use crate::commands::options::{StartOptions, StartStatus, STATUS_FD};
+use crate::commands::state::{State, StateSet};
 use crate::commands::{socket as cmdsock, Client, CommandError};
-use crate::monitor::options::{StartOptions, StartStatus, STATUS_FD};
-use crate::monitor::state::{State, StateSet};
 use crate::{Container, Error, Result};
 
 /// How a start ended, for the caller.
@@ -458,7 +458,7 @@ impl Container {
     /// LXC's `console`: connects the caller's terminal to tty `tty` (0 = console, -1 =
     /// first free) until the escape sequence or the container's end.
     pub fn console(&self, tty: i32, escape: crate::console::Escape, quiet: bool) -> Result<()> {
-        crate::console::session::run(self, tty, escape, quiet)
+        super::console::run(self, tty, escape, quiet)
     }
 }
 

@@ -7,6 +7,19 @@ use lxcrs_config::Config;
 use crate::paths;
 use crate::{Error, Result};
 
+mod console;
+mod copy;
+mod create;
+mod destroy;
+pub(crate) mod runtime;
+mod snapshot;
+
+pub use copy::{random_name, CloneOptions};
+pub use create::CreateOptions;
+pub use destroy::{dependents, snapshots, RDEPENDS_FILE, SNAPSHOTS_FILE};
+pub use runtime::{blocks_signal, halt_signal, monitor_binary, Started};
+pub use snapshot::SnapshotInfo;
+
 /// A container, named in an lxcpath. Cheap to make; nothing is read until asked.
 #[derive(Debug)]
 pub struct Container {

@@ -174,7 +174,7 @@ fn drop_rdepend(dir: &Path, lxcpath: &Path, name: &str) {
         return;
     };
     let origin = Path::new(olxcpath).join(oname);
-    crate::copy::remove_dependent(&origin, lxcpath, name);
+    super::copy::remove_dependent(&origin, lxcpath, name);
 }
 
 /// The cgroups a killed monitor of this (stopped) container left, where its monitor

@@ -2,9 +2,9 @@
 
 use std::os::fd::AsFd;
 
-use super::proxy::{proxy, Escape, ProxyEnd};
-use super::term::{self, RawMode};
 use crate::commands::{Client, CommandError};
+use crate::console::proxy::{proxy, Escape, ProxyEnd};
+use crate::console::term::{self, RawMode};
 use crate::{Container, Error, Result};
 
 /// Connects stdin/stdout to tty `tty` (0 = console, -1 = first free) until the user

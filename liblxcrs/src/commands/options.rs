@@ -6,8 +6,8 @@
 
 use std::path::PathBuf;
 
-use crate::commands::wire::{Reader, Writer};
-use crate::commands::ProtocolError;
+use super::wire::{Reader, Writer};
+use super::ProtocolError;
 
 /// The fd number the status socket has in the monitor.
 pub const STATUS_FD: i32 = 3;

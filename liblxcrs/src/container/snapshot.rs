@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use lxcrs_config::Config;
 use lxcrs_storage::{self as storage, CreateSpec, Kind};
 
-use crate::copy::{rewrite_config, CloneOptions};
+use super::copy::{rewrite_config, CloneOptions};
 use crate::{interrupt, lock, Container, Error, Result};
 
 /// Where an in-place restore builds the restored rootfs, beside the current one.
@@ -104,7 +104,7 @@ impl Container {
             return Err(Error::NotDefined);
         }
         let snaps = self.snaps_dir();
-        let mut names = crate::destroy::snapshots(&self.dir());
+        let mut names = super::destroy::snapshots(&self.dir());
         names.sort_by_key(|n| {
             n.trim_start_matches("snap")
                 .parse::<u64>()
@@ -265,7 +265,7 @@ impl Container {
         }
         let snaps = self.snaps_dir();
         let names = if snap == "ALL" {
-            crate::destroy::snapshots(&self.dir())
+            super::destroy::snapshots(&self.dir())
         } else {
             vec![snap.to_string()]
         };

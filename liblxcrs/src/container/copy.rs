@@ -13,8 +13,8 @@ use std::process::Command;
 use lxcrs_config::Config;
 use lxcrs_storage::{self as storage, BackingStore, CreateSpec, Kind};
 
-use crate::create::begin_dir;
-use crate::destroy::{dependents, RDEPENDS_FILE, SNAPSHOTS_FILE};
+use super::create::begin_dir;
+use super::destroy::{dependents, RDEPENDS_FILE, SNAPSHOTS_FILE};
 use crate::ephemeral::EphemeralOptions;
 use crate::partial::{self, Made, Transaction};
 use crate::{interrupt, lock, Container, Error, Result};
@@ -289,7 +289,7 @@ impl Container {
         }
         let mut new = Container::new(new_name, Some(self.lxcpath()))?;
         let old_dir = self.dir();
-        if !dependents(&old_dir).is_empty() || !crate::destroy::snapshots(&old_dir).is_empty() {
+        if !dependents(&old_dir).is_empty() || !super::destroy::snapshots(&old_dir).is_empty() {
             return Err(Error::hint(
                 format!("{} has snapshots or clones depending on it", self.name()),
                 "destroy them first (lxc-destroy -s destroys them with it), or clone it with lxc-copy instead",
