@@ -90,6 +90,10 @@ impl Container {
         fs::create_dir_all(new.lxcpath())
             .map_err(|e| Error::io("create lxcpath", new.lxcpath(), e))?;
         let _guard = interrupt::Guard::install();
+        // A copy onto itself exists already (and would wait for its own lock).
+        if self.is_same(&new) {
+            return Err(Error::Exists);
+        }
         let _lock = lock::lock_idle(new.lxcpath(), new.name(), || new.is_running())?;
         let dir = new.dir();
         if partial::is_partial(&dir) {
@@ -294,6 +298,9 @@ impl Container {
                 format!("{} has snapshots or clones depending on it", self.name()),
                 "destroy them first (lxc-destroy -s destroys them with it), or clone it with lxc-copy instead",
             ));
+        }
+        if self.is_same(&new) {
+            return Err(Error::Exists);
         }
         let _l1 = lock::lock_idle(self.lxcpath(), self.name(), || self.is_running())?;
         let _l2 = lock::lock_idle(new.lxcpath(), new.name(), || new.is_running())?;
