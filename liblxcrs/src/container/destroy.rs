@@ -102,7 +102,7 @@ impl Container {
                 if Path::new(&rp.path).exists() || rp.kind.as_deref().is_some_and(|k| k != "dir") {
                     // Checked now: a store that cannot be opened fails the destroy before
                     // anything is removed.
-                    lxcrs_storage::open(&value).map_err(|e| Error::msg(e.to_string()))?;
+                    lxcrs_storage::open(&value).map_err(Error::from)?;
                     made.push(Made::Store(value));
                 }
             }
