@@ -22,9 +22,9 @@ pub enum Error {
     /// A backing store operation failed.
     #[error(transparent)]
     Storage(#[from] lxcrs_storage::StorageError),
-    /// A cgroup operation failed.
+    /// A cgroup operation failed (boxed: the cgroup error is large).
     #[error(transparent)]
-    Cgroup(#[from] CgroupError),
+    Cgroup(Box<CgroupError>),
     /// The start sequence failed before the monitor took over.
     #[error(transparent)]
     Start(#[from] StartError),
@@ -70,6 +70,12 @@ pub enum Error {
     /// Anything else, with a message and an optional hint.
     #[error("{msg}{}", hint.as_ref().map(|h| format!("\nhint: {h}")).unwrap_or_default())]
     Other { msg: String, hint: Option<String> },
+}
+
+impl From<CgroupError> for Error {
+    fn from(e: CgroupError) -> Error {
+        Error::Cgroup(Box::new(e))
+    }
 }
 
 impl Error {

@@ -32,7 +32,7 @@ pub(crate) enum MonitorError {
         key: String,
         value: String,
         #[source]
-        source: lxcrs_config::ConfigError,
+        source: Box<lxcrs_config::ConfigError>,
     },
     /// Another command holds the container's lock.
     #[error("{name} is busy: another command ({holder}) is working on it; retry when it is done")]
@@ -43,15 +43,15 @@ pub(crate) enum MonitorError {
     /// An error of the container API (the lock, LXC's own monitor running it).
     #[error(transparent)]
     Api(#[from] crate::Error),
-    /// A cgroup operation failed.
+    /// A cgroup operation failed (boxed, as the other large errors here).
     #[error(transparent)]
-    Cgroup(#[from] CgroupError),
+    Cgroup(Box<CgroupError>),
     /// Freezing or thawing the payload failed (`op` is `freeze` or `unfreeze`).
     #[error("failed to {op}: {source}")]
     Freezer {
         op: &'static str,
         #[source]
-        source: CgroupError,
+        source: Box<CgroupError>,
     },
     /// The start sequence failed.
     #[error(transparent)]
@@ -78,6 +78,12 @@ pub(crate) enum MonitorError {
     /// precondition the monitor checks itself.
     #[error("{0}")]
     Message(String),
+}
+
+impl From<CgroupError> for MonitorError {
+    fn from(e: CgroupError) -> MonitorError {
+        MonitorError::Cgroup(Box::new(e))
+    }
 }
 
 impl MonitorError {

@@ -48,7 +48,7 @@ pub(super) fn load(
             .map_err(|source| MonitorError::Define {
                 key: k.clone(),
                 value: v.clone(),
-                source,
+                source: Box::new(source),
             })?;
     }
     Ok(Loaded {
@@ -298,7 +298,7 @@ impl Payload {
             .freeze(DEFAULT_TIMEOUT)
             .map_err(|source| MonitorError::Freezer {
                 op: "freeze",
-                source,
+                source: Box::new(source),
             })
     }
 
@@ -307,7 +307,7 @@ impl Payload {
             .thaw(DEFAULT_TIMEOUT)
             .map_err(|source| MonitorError::Freezer {
                 op: "unfreeze",
-                source,
+                source: Box::new(source),
             })
     }
 
