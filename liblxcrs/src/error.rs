@@ -67,6 +67,27 @@ pub enum Error {
         signal: nix::sys::signal::Signal,
         during: Option<&'static str>,
     },
+    /// The container has no snapshot of that name.
+    #[error("{name}: no such snapshot {snap}")]
+    NoSuchSnapshot { name: String, snap: String },
+    /// The monitor reported that the start failed; its text, as it came over the status
+    /// socket.
+    #[error("{0}")]
+    StartFailed(String),
+    /// A step failed: `context` names it (`failed to destroy clone c2`), `source` says why.
+    #[error("{context}: {source}")]
+    Context {
+        context: String,
+        #[source]
+        source: Box<Error>,
+    },
+    /// An operation failed, and undoing what it had done failed too.
+    #[error("{source}\nand cleaning up after it failed too: {undo}")]
+    CleanupFailed {
+        #[source]
+        source: Box<Error>,
+        undo: Box<Error>,
+    },
     /// Anything else, with a message and an optional hint.
     #[error("{msg}{}", hint.as_ref().map(|h| format!("\nhint: {h}")).unwrap_or_default())]
     Other { msg: String, hint: Option<String> },
@@ -104,6 +125,23 @@ impl Error {
         }
     }
 
+    /// `self` as the cause of the failed step `context`.
+    pub fn context(self, context: impl Into<String>) -> Error {
+        Error::Context {
+            context: context.into(),
+            source: Box::new(self),
+        }
+    }
+
+    /// The error as the API's callers branch on it: through [`Error::Context`] to the
+    /// cause, and to the first error of an [`Error::CleanupFailed`].
+    pub fn kind(&self) -> &Error {
+        match self {
+            Error::Context { source, .. } | Error::CleanupFailed { source, .. } => source.kind(),
+            other => other,
+        }
+    }
+
     /// An [`Error::NotRunning`] for container `name`.
     pub fn not_running(name: impl Into<String>) -> Error {
         Error::NotRunning { name: name.into() }
@@ -121,7 +159,7 @@ impl Error {
     /// Whether the container was found not running (LXC's exit code 2 for `lxc-stop`).
     pub fn is_not_running(&self) -> bool {
         matches!(
-            self,
+            self.kind(),
             Error::NotRunning { .. }
                 | Error::Command(CommandError::NotRunning)
                 | Error::Attach(AttachError::NotRunning(_))
@@ -176,5 +214,29 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with("failed to run the monitor /usr/bin/lxcrs-monitor: "));
+    }
+
+    #[test]
+    fn wrapped_errors_keep_their_kind() {
+        let e = Error::not_running("c2").context("failed to destroy clone c2");
+        assert_eq!(
+            e.to_string(),
+            "failed to destroy clone c2: c2 is not running"
+        );
+        assert!(e.is_not_running());
+        let e = Error::CleanupFailed {
+            source: Box::new(Error::Exists),
+            undo: Box::new(Error::msg("rmdir failed")),
+        };
+        assert!(matches!(e.kind(), Error::Exists));
+        assert_eq!(
+            e.to_string(),
+            "container already exists\nand cleaning up after it failed too: rmdir failed"
+        );
+        let e = Error::NoSuchSnapshot {
+            name: "c1".into(),
+            snap: "snap9".into(),
+        };
+        assert_eq!(e.to_string(), "c1: no such snapshot snap9");
     }
 }

@@ -130,9 +130,10 @@ impl Container {
                 // The origin must not list a clone that is gone.
                 remove_dependent(&self.dir(), new.lxcpath(), new.name());
                 if let Err(undo) = tx.rollback() {
-                    return Err(Error::msg(format!(
-                        "{e}\nand cleaning up after it failed too: {undo}"
-                    )));
+                    return Err(Error::CleanupFailed {
+                        source: Box::new(e),
+                        undo: Box::new(undo),
+                    });
                 }
                 Err(e)
             }

@@ -89,9 +89,10 @@ impl Container {
             }
             Err(e) => {
                 if let Err(undo) = tx.rollback() {
-                    return Err(Error::msg(format!(
-                        "{e}\nand cleaning up after it failed too: {undo}"
-                    )));
+                    return Err(Error::CleanupFailed {
+                        source: Box::new(e),
+                        undo: Box::new(undo),
+                    });
                 }
                 Err(e)
             }

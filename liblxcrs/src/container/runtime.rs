@@ -220,7 +220,7 @@ impl Container {
             Ok(Some((n, _))) => match StartStatus::decode(&buf[..n]) {
                 Ok(StartStatus::Running { monitor_pid }) => Ok(Started::Running { monitor_pid }),
                 Ok(StartStatus::AlreadyRunning) => Ok(Started::AlreadyRunning),
-                Ok(StartStatus::Failed { msg }) => Err(Error::msg(msg)),
+                Ok(StartStatus::Failed { msg }) => Err(Error::StartFailed(msg)),
                 Err(e) => Err(Error::msg(format!("bad status from the monitor: {e}"))),
             },
             Ok(None) => Err(Error::msg("the monitor exited without reporting a status")),

@@ -140,10 +140,10 @@ impl Container {
         let snaps = self.snaps_dir();
         let mut sc = Container::new(snap, Some(&snaps))?;
         if !sc.is_defined() {
-            return Err(Error::msg(format!(
-                "{}: no such snapshot {snap}",
-                self.name()
-            )));
+            return Err(Error::NoSuchSnapshot {
+                name: self.name().to_string(),
+                snap: snap.to_string(),
+            });
         }
         let target = new_name.unwrap_or(self.name()).to_string();
         if target != self.name() {
@@ -195,8 +195,8 @@ impl Container {
         })?;
         let failed = |e: Error| {
             let _ = storage::discard(cur_store.as_ref(), &scratch);
-            Error::msg(format!(
-                "restoring {} from snapshot {} failed; the container is unchanged: {e}",
+            e.context(format!(
+                "restoring {} from snapshot {} failed; the container is unchanged",
                 self.name(),
                 sc.name()
             ))
@@ -274,7 +274,10 @@ impl Container {
         for n in names {
             let mut c = Container::new(&n, Some(&snaps))?;
             if !c.is_defined() {
-                return Err(Error::msg(format!("{}: no such snapshot {n}", self.name())));
+                return Err(Error::NoSuchSnapshot {
+                    name: self.name().to_string(),
+                    snap: n.to_string(),
+                });
             }
             c.destroy(true)?;
         }
