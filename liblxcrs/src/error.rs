@@ -3,7 +3,8 @@
 //! The layers below the API keep their own typed errors (storage, cgroups, start,
 //! network, attach, the command protocol); [`Error`] carries them unchanged (`#[from]`,
 //! same text), so a caller can match on the kind and the user still reads the layer's
-//! own message. The kinds the tools turn into LXC's exit codes (not defined, already
+//! own message (the layer types are named in [`crate::internal`] and [`crate::attach`]).
+//! The kinds the tools turn into LXC's exit codes (not defined, already
 //! exists, running, not running, busy, interrupted) are variants of their own.
 
 use std::path::PathBuf;
