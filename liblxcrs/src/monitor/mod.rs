@@ -11,6 +11,7 @@
 //! [`StartStatus`]: crate::commands::options::StartStatus
 
 mod console;
+mod error;
 mod memory;
 mod payload;
 mod run;

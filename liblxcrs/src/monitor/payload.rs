@@ -8,6 +8,7 @@ use lxcrs_config::{Config, ContainerConfig};
 use nix::unistd::Pid;
 
 use super::console::Peer;
+use super::error::MonitorError;
 use super::run::{Monitor, TtySlot};
 use crate::cgroups::{CgroupLayout, CgroupManager, Cgroups, Placement, DEFAULT_TIMEOUT};
 use crate::commands::options::StartOptions;
@@ -20,27 +21,35 @@ pub(super) struct Loaded {
     pub config_path: PathBuf,
 }
 
-pub(super) fn load(lxcpath: &Path, name: &str, opts: &StartOptions) -> Result<Loaded, String> {
+pub(super) fn load(
+    lxcpath: &Path,
+    name: &str,
+    opts: &StartOptions,
+) -> Result<Loaded, MonitorError> {
     let config_path = opts
         .rcfile
         .clone()
         .unwrap_or_else(|| lxcpath.join(name).join("config"));
     if !config_path.exists() {
         return Err(if opts.rcfile.is_some() {
-            format!("config file {} does not exist", config_path.display())
+            MonitorError::NoRcfile(config_path)
         } else {
-            format!(
-                "{name} is not defined in {} (no {})",
-                lxcpath.display(),
-                config_path.display()
-            )
+            MonitorError::NotDefined {
+                name: name.to_string(),
+                lxcpath: lxcpath.to_path_buf(),
+                config: config_path,
+            }
         });
     }
-    let mut config = Config::load(&config_path).map_err(|e| e.to_string())?;
+    let mut config = Config::load(&config_path)?;
     for (k, v) in &opts.defines {
         config
             .set_item(k, v)
-            .map_err(|e| format!("failed to set {k} = {v}: {e}"))?;
+            .map_err(|source| MonitorError::Define {
+                key: k.clone(),
+                value: v.clone(),
+                source: Box::new(source),
+            })?;
     }
     Ok(Loaded {
         config,
@@ -53,8 +62,8 @@ impl Loaded {
         self.config.model()
     }
 
-    pub fn get_item(&self, key: &str) -> Result<String, String> {
-        self.config.get_item(key).map_err(|e| e.to_string())
+    pub fn get_item(&self, key: &str) -> Result<String, MonitorError> {
+        Ok(self.config.get_item(key)?)
     }
 
     pub fn stop_signal(&self) -> i32 {
@@ -109,25 +118,23 @@ pub(super) fn foreground_peer() -> Option<Peer> {
 pub(super) fn lock_for_start(
     lxcpath: &Path,
     name: &str,
-) -> Result<Option<crate::lock::ContainerLock>, String> {
+) -> Result<Option<crate::lock::ContainerLock>, MonitorError> {
     let lock = match crate::lock::lock(lxcpath, name, false) {
         Ok(l) => l,
-        Err(crate::Error::Busy { holder, .. }) => {
-            return Err(format!(
-            "{name} is busy: another command ({holder}) is working on it; retry when it is done"
-        ))
+        Err(crate::Error::Busy { name, holder }) => {
+            return Err(MonitorError::Busy { name, holder })
         }
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(e.into()),
     };
     // Under the lock: a container LXC's own monitor runs is not started a second time.
     if let Some(lxc) = crate::commands::lxc::probe(lxcpath, name) {
-        return Err(crate::container::runtime::running_under_lxc(name, &lxc).to_string());
+        return Err(crate::container::runtime::running_under_lxc(name, &lxc).into());
     }
     if lxcpath.join(name).join("partial").exists() {
-        return Err(format!(
-            "the creation of {name} did not finish (found {}): it may be incomplete\nhint: remove it with lxc-destroy -n {name} and create it again",
-            lxcpath.join(name).join("partial").display()
-        ));
+        return Err(MonitorError::Partial {
+            name: name.to_string(),
+            marker: lxcpath.join(name).join("partial"),
+        });
     }
     Ok(Some(lock))
 }
@@ -149,8 +156,8 @@ pub(super) struct Init {
 }
 
 /// Monitor cgroup (entered by the monitor itself, never frozen or limited) and payload.
-pub(super) fn prepare_cgroups(m: &mut Monitor) -> Result<(), String> {
-    let layout = CgroupLayout::detect_host().map_err(|e| e.to_string())?;
+pub(super) fn prepare_cgroups(m: &mut Monitor) -> Result<(), MonitorError> {
+    let layout = CgroupLayout::detect_host()?;
     let placement = if crate::paths::is_root() {
         match std::fs::read_to_string("/proc/1/cgroup") {
             Ok(t) => Placement::ProcCgroup(t),
@@ -159,8 +166,8 @@ pub(super) fn prepare_cgroups(m: &mut Monitor) -> Result<(), String> {
     } else {
         Placement::Caller
     };
-    let mut cg = Cgroups::new(&layout, &m.name, &placement).map_err(|e| e.to_string())?;
-    cg.create_monitor().map_err(|e| e.to_string())?;
+    let mut cg = Cgroups::new(&layout, &m.name, &placement)?;
+    cg.create_monitor()?;
     m.payload = Some(Payload {
         cgroups: cg,
         payload_created: false,
@@ -170,12 +177,12 @@ pub(super) fn prepare_cgroups(m: &mut Monitor) -> Result<(), String> {
 }
 
 /// Creates the payload cgroup (again, after a reboot) and runs the start sequence.
-pub(super) fn spawn(m: &mut Monitor) -> Result<(), String> {
+pub(super) fn spawn(m: &mut Monitor) -> Result<(), MonitorError> {
     let Some(p) = m.payload.as_mut() else {
-        return Err("cgroups were not prepared".into());
+        return Err(MonitorError::Message("cgroups were not prepared".into()));
     };
     if !p.payload_created {
-        p.cgroups.create_payload().map_err(|e| e.to_string())?;
+        p.cgroups.create_payload()?;
         p.payload_created = true;
     }
     let model = m.loaded.config.model();
@@ -192,7 +199,9 @@ pub(super) fn spawn(m: &mut Monitor) -> Result<(), String> {
         model.init.argv()
     };
     if m.opts.execute && argv.is_empty() {
-        return Err("no command to execute: give one after -- or set lxc.execute.cmd".into());
+        return Err(MonitorError::Message(
+            "no command to execute: give one after -- or set lxc.execute.cmd".into(),
+        ));
     }
     let req = StartRequest {
         name: &m.name,
@@ -208,7 +217,7 @@ pub(super) fn spawn(m: &mut Monitor) -> Result<(), String> {
     if let Err(e) = start::net::cleanup_leftovers(&m.lxcpath, &m.name) {
         eprintln!("lxcrs-monitor: {}: {e}", m.name);
     }
-    let spawned = start::spawn(&req).map_err(|e| e.to_string())?;
+    let spawned = start::spawn(&req)?;
     for fd in [spawned.console.as_ref()]
         .into_iter()
         .flatten()
@@ -284,16 +293,22 @@ impl Payload {
         pidfd_send_signal(fd, sig)
     }
 
-    pub fn freeze(&self) -> Result<(), String> {
+    pub fn freeze(&self) -> Result<(), MonitorError> {
         self.cgroups
             .freeze(DEFAULT_TIMEOUT)
-            .map_err(|e| format!("failed to freeze: {e}"))
+            .map_err(|source| MonitorError::Freezer {
+                op: "freeze",
+                source: Box::new(source),
+            })
     }
 
-    pub fn thaw(&self) -> Result<(), String> {
+    pub fn thaw(&self) -> Result<(), MonitorError> {
         self.cgroups
             .thaw(DEFAULT_TIMEOUT)
-            .map_err(|e| format!("failed to unfreeze: {e}"))
+            .map_err(|source| MonitorError::Freezer {
+                op: "unfreeze",
+                source: Box::new(source),
+            })
     }
 
     /// Processes left in the payload (init shared the host pid namespace, or escaped).
@@ -306,7 +321,7 @@ impl Payload {
 
     /// Removes the host side of the network (phys devices go back through init's
     /// still-open netns fd).
-    pub fn teardown_network(&mut self) -> Result<(), String> {
+    pub fn teardown_network(&mut self) -> Result<(), MonitorError> {
         let Some(init) = self.init.as_mut() else {
             return Ok(());
         };
@@ -318,7 +333,7 @@ impl Payload {
             .iter()
             .find(|(ns, _)| *ns == Namespace::Net)
             .map(|(_, fd)| fd.as_fd());
-        net.teardown(netns)
+        net.teardown(netns).map_err(MonitorError::Message)
     }
 
     /// Drops init's fds (pidfd, namespaces): the namespaces can now go away.

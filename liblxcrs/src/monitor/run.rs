@@ -13,6 +13,7 @@ use nix::sys::socket::{bind, listen, Backlog};
 use nix::sys::wait::{waitpid, WaitStatus};
 
 use super::console::{Console, Peer};
+use super::error::MonitorError;
 use super::payload::{self, Payload};
 use crate::commands::options::{StartOptions, StartStatus};
 use crate::commands::socket as cmdsock;
@@ -173,8 +174,8 @@ pub(super) fn run(lxcpath: PathBuf, name: String, status: OwnedFd) -> i32 {
     crate::failpoint!("monitor.bound");
     let loaded = match payload::load(&lxcpath, &name, &opts) {
         Ok(l) => l,
-        Err(msg) => {
-            report(&status, &StartStatus::Failed { msg });
+        Err(e) => {
+            report(&status, &StartStatus::Failed { msg: e.to_string() });
             return 1;
         }
     };
@@ -207,7 +208,7 @@ pub(super) fn run(lxcpath: PathBuf, name: String, status: OwnedFd) -> i32 {
 /// The second fork away from lxc-start (`run` made the session): reparented to init (or
 /// a subreaper), cwd `/`, and, with `cgroup` (the monitor's cgroup2 directory), born in
 /// that cgroup. Returns whether it was. lxc-start already gave us /dev/null stdio.
-fn daemonize(cgroup: Option<&std::path::Path>) -> Result<bool, String> {
+fn daemonize(cgroup: Option<&std::path::Path>) -> Result<bool, MonitorError> {
     let dir = match cgroup {
         Some(d) => Some(
             nix::fcntl::open(
@@ -217,7 +218,9 @@ fn daemonize(cgroup: Option<&std::path::Path>) -> Result<bool, String> {
                     | nix::fcntl::OFlag::O_CLOEXEC,
                 nix::sys::stat::Mode::empty(),
             )
-            .map_err(|e| format!("open the monitor cgroup {}: {e}", d.display()))?,
+            .map_err(|e| {
+                MonitorError::sys(format!("open the monitor cgroup {}", d.display()), e)
+            })?,
         ),
         None => None,
     };
@@ -228,13 +231,13 @@ fn daemonize(cgroup: Option<&std::path::Path>) -> Result<bool, String> {
         cloned = crate::start::clone3(none, None);
         placed = false;
     }
-    match cloned.map_err(|e| format!("fork: {e}"))? {
+    match cloned.map_err(|e| MonitorError::sys("fork", e))? {
         // SAFETY: _exit skips destructors the child still needs (fds shared with it, the
         // cgroups it now owns).
         crate::start::Cloned::Parent { .. } => unsafe { libc::_exit(0) },
         crate::start::Cloned::Child => {}
     }
-    nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))?;
+    nix::unistd::chdir("/").map_err(|e| MonitorError::sys("chdir /", e))?;
     Ok(placed)
 }
 
@@ -294,7 +297,7 @@ impl Monitor {
             match SignalFd::with_flags(&sigs, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
                 Ok(s) => s,
                 Err(e) => {
-                    self.fail_start(format!("failed to create signalfd: {e}"));
+                    self.fail_start(MonitorError::sys("failed to create signalfd", e));
                     return 1;
                 }
             };
@@ -343,17 +346,17 @@ impl Monitor {
     /// the fork that leaves lxc-start places the monitor in its cgroup2 directory, and the
     /// monitor moves itself into the v1 hierarchies, both without the kernel's slow
     /// migration path (`cgroups::SelfEntry`). Then the pid file, with the final pid.
-    fn enter_own_cgroup(&mut self) -> Result<(), String> {
+    fn enter_own_cgroup(&mut self) -> Result<(), MonitorError> {
         payload::prepare_cgroups(self)?;
         let Some(p) = &self.payload else {
-            return Err("cgroups were not prepared".into());
+            return Err(MonitorError::Message("cgroups were not prepared".into()));
         };
         let cgroups = &p.cgroups;
         let placed = if self.opts.foreground {
             false
         } else {
             daemonize(cgroups.v2_monitor_dir())
-                .map_err(|e| format!("failed to daemonize the monitor: {e}"))?
+                .map_err(|e| e.context("failed to daemonize the monitor"))?
         };
         let me = nix::unistd::getpid();
         cgroups
@@ -366,16 +369,21 @@ impl Monitor {
                     cgroups.enter_monitor_v2(me)
                 }
             })
-            .map_err(|e| format!("failed to move the monitor into its cgroup: {e}"))?;
+            .map_err(|e| {
+                MonitorError::from(e).context("failed to move the monitor into its cgroup")
+            })?;
         if let Some(p) = &self.opts.pidfile {
-            std::fs::write(p, format!("{me}\n"))
-                .map_err(|e| format!("failed to write pid file {}: {e}", p.display()))?;
+            std::fs::write(p, format!("{me}\n")).map_err(|source| MonitorError::Write {
+                what: "pid file",
+                path: p.clone(),
+                source,
+            })?;
         }
         Ok(())
     }
 
     /// A failed start: tear down what exists, report the error, end STOPPED.
-    fn fail_start(&mut self, msg: String) {
+    fn fail_start(&mut self, err: MonitorError) {
         if self.state == State::Starting {
             self.set_state(State::Aborting);
         }
@@ -384,6 +392,8 @@ impl Monitor {
         }
         self.teardown(false);
         let status = self.status.take();
+        // Text from here: it goes over the status socket (or to stderr).
+        let msg = err.to_string();
         let msg = if msg.is_empty() {
             "unknown error".to_string()
         } else {
