@@ -14,6 +14,9 @@ mod destroy;
 mod ephemeral;
 mod error;
 mod failpoints;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod interrupt;
 pub mod ips;
 pub mod list;
