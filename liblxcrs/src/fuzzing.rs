@@ -133,13 +133,20 @@ fn run_device_program(program: &[u8], ty: u32, major: u32, minor: u32, access: u
     let mut pc = 0;
     loop {
         let insn = insns.get(pc).expect("the program runs off its end");
-        let (code, dst, src) = (insn[0], usize::from(insn[1] & 0xf), usize::from(insn[1] >> 4));
+        let (code, dst, src) = (
+            insn[0],
+            usize::from(insn[1] & 0xf),
+            usize::from(insn[1] >> 4),
+        );
         let off = i16::from_le_bytes([insn[2], insn[3]]);
         let imm = i64::from(i32::from_le_bytes([insn[4], insn[5], insn[6], insn[7]])) as u64;
         pc += 1;
         match code {
             0x61 => {
-                assert!(src == 1 && matches!(off, 0 | 4 | 8), "load outside the context");
+                assert!(
+                    src == 1 && matches!(off, 0 | 4 | 8),
+                    "load outside the context"
+                );
                 reg[dst] = u64::from(ctx[off as usize / 4]);
             }
             0x57 => reg[dst] &= imm,
