@@ -126,8 +126,9 @@ pub fn device_rules(data: &[u8]) {
 /// context `{ type | access << 16, major, minor }`; panics on anything the kernel's
 /// verifier would refuse (a backward or out-of-range jump, no exit, a verdict not 0/1).
 fn run_device_program(program: &[u8], ty: u32, major: u32, minor: u32, access: u8) -> bool {
-    assert!(!program.is_empty() && program.len() % 8 == 0);
-    let insns: Vec<&[u8]> = program.chunks_exact(8).collect();
+    let chunks = program.chunks_exact(8);
+    assert!(!program.is_empty() && chunks.remainder().is_empty());
+    let insns: Vec<&[u8]> = chunks.collect();
     let ctx = [ty | u32::from(access) << 16, major, minor];
     let mut reg = [0u64; 11];
     let mut pc = 0;
