@@ -98,14 +98,16 @@ pub fn device_rules(data: &[u8]) {
         let Ok(policy) = device_policy(&rules) else {
             continue;
         };
-        let program = policy.program();
-        let mut numbers = vec![0, 1, u32::MAX];
+        let bytes = policy.program();
+        let program = instructions(&bytes);
+        // The numbers the rules name decide; 0 and MAX stand for the others.
+        let mut numbers = vec![0, u32::MAX];
         for r in &policy.rules {
             numbers.extend(r.major.into_iter().chain(r.minor));
         }
         numbers.sort_unstable();
         numbers.dedup();
-        numbers.truncate(12);
+        numbers.truncate(8);
         for ty in [1, 2] {
             for access in 1..=7u8 {
                 for &major in &numbers {
@@ -122,13 +124,17 @@ pub fn device_rules(data: &[u8]) {
     }
 }
 
+/// The 8-byte instructions of a program, as `BPF_PROG_LOAD` takes them.
+fn instructions(program: &[u8]) -> Vec<&[u8]> {
+    let chunks = program.chunks_exact(8);
+    assert!(!program.is_empty() && chunks.remainder().is_empty());
+    chunks.collect()
+}
+
 /// Runs a device program (only the instructions `cgroups::v2::devices` emits) on the
 /// context `{ type | access << 16, major, minor }`; panics on anything the kernel's
 /// verifier would refuse (a backward or out-of-range jump, no exit, a verdict not 0/1).
-fn run_device_program(program: &[u8], ty: u32, major: u32, minor: u32, access: u8) -> bool {
-    let chunks = program.chunks_exact(8);
-    assert!(!program.is_empty() && chunks.remainder().is_empty());
-    let insns: Vec<&[u8]> = chunks.collect();
+fn run_device_program(insns: &[&[u8]], ty: u32, major: u32, minor: u32, access: u8) -> bool {
     let ctx = [ty | u32::from(access) << 16, major, minor];
     let mut reg = [0u64; 11];
     let mut pc = 0;
@@ -266,7 +272,8 @@ mod tests {
             "c 1:3 w".to_string(),
         )];
         let selected = select_device_rules(&rules, true).unwrap();
-        let program = device_policy(&selected).unwrap().program();
+        let bytes = device_policy(&selected).unwrap().program();
+        let program = instructions(&bytes);
         assert!(!run_device_program(&program, 2, 1, 3, 4));
         assert!(run_device_program(&program, 2, 1, 3, 2));
         assert!(run_device_program(&program, 1, 1, 3, 4));
