@@ -3,12 +3,13 @@
 #   make test   the whole test suite (as root: unit + end-to-end)
 #   make bench  lxcrs vs LXC side by side (as root), writes BENCHMARKS.md
 #   make soak   the load tests at full size (as root), with figures
+#   make fuzz-short  each fuzz target for 20 s (needs cargo-fuzz; not part of `test`)
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 SHAREDIR  ?= $(PREFIX)/share/lxc
 CARGO     ?= cargo
 
-.PHONY: all deps build install uninstall demo test unit e2e release-e2e soak bench clean
+.PHONY: all deps build install uninstall demo test unit e2e release-e2e soak fuzz-short bench clean
 
 all: build
 
@@ -93,6 +94,24 @@ soak:
 	LXCRS_LOAD_CYCLES=1000 LXCRS_LOAD_CONTAINERS=50 LXCRS_LOAD_OPS=5000 \
 	LXCRS_REQUIRE_ROOT=$${LXCRS_REQUIRE_ROOT:-$$( [ "$$(id -u)" = 0 ] && echo 1 || echo 0 )} \
 	$(CARGO) test -p lxcrs-tests --test load -- --test-threads=1 --nocapture
+
+# The fuzz targets (fuzz/, see its Cargo.toml) one after the other, FUZZ_ARGS each
+# (`make fuzz-short FUZZ_ARGS=-runs=10000000` for a long run). cargo-fuzz asks for a
+# nightly toolchain; RUSTC_BOOTSTRAP=1 lets stable build it, without a sanitizer (the
+# parsers are safe Rust). Needs `cargo install --locked cargo-fuzz`, which `deps` does
+# not do: the first build takes minutes, so `test` only replays the seeds and the crash
+# inputs (liblxcrs's fuzzing unit tests, in `unit`).
+FUZZ_TARGETS := parse_config wire seccomp_profile device_rules
+FUZZ_ARGS    ?= -max_total_time=20
+fuzz-short:
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || { echo "make fuzz-short needs cargo-fuzz" >&2; \
+	  echo "hint: cargo install --locked cargo-fuzz" >&2; exit 1; }
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  seeds=seeds/$$t; [ $$t != parse_config ] || seeds="$$seeds ../config/tests/fixtures"; \
+	  mkdir -p corpus/$$t && \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -s none $$t corpus/$$t $$seeds -- $(FUZZ_ARGS) \
+	    || exit 1; \
+	done
 
 # Benchmarks against Debian's real LXC, measured alternately in one run (bench/bench.py;
 # BENCH_ARGS e.g. "--only busybox,ls --runs 10"). Separate from the tests.

@@ -31,6 +31,10 @@ pub(crate) mod cgroups;
 pub(crate) mod commands;
 pub(crate) mod console;
 mod failpoints;
+// Entry points for the fuzz targets (fuzz/) and their seed replay tests.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 
 pub use commands::options::StartOptions;
 pub use commands::state::{State, StateSet};

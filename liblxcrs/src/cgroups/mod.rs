@@ -30,6 +30,10 @@ mod v2;
 #[cfg(test)]
 mod testutil;
 
+/// The device-rule pipeline for `crate::fuzzing`: key selection, then the policy.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use {device_keys::select as select_device_rules, v2::device_policy};
+
 pub use error::{CgroupError, Result};
 pub use layout::{CgroupLayout, HierarchyKind, LayoutKind};
 pub use manager::{enter_dir, CgroupManager, Cgroups, DEFAULT_TIMEOUT};

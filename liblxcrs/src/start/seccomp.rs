@@ -386,7 +386,7 @@ pub struct Program {
 
 /// The syscall names of `profile`'s rules (for this architecture) that libseccomp does not
 /// know: [`program`] skips them with a warning.
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn unknown_syscalls(profile: &Profile) -> Vec<String> {
     profile
         .rules

@@ -68,7 +68,7 @@ pub(crate) struct Rule {
 
 impl Rule {
     /// True when the rule matches a request (`ty` a `DEV_*` value, `access` `ACC_*` bits).
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     fn matches(&self, ty: u32, major: u32, minor: u32, access: u8) -> bool {
         self.ty.code().is_none_or(|t| t == ty)
             && self.major.is_none_or(|m| m == major)
@@ -212,7 +212,7 @@ impl Policy {
     }
 
     /// The verdict for a request, straight from the semantics; the program must agree.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn decide(&self, ty: u32, major: u32, minor: u32, access: u8) -> bool {
         self.rules
             .iter()

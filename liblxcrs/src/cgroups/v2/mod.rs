@@ -28,11 +28,16 @@ use super::{freezer, fs, kill};
 /// Compiles `rules` (in order) into the eBPF device program and attaches it to the cgroup2
 /// directory `dir`. Also the hybrid driver's way when no v1 devices controller is mounted.
 pub(crate) fn attach_device_rules(dir: &Path, rules: &[DeviceRule]) -> Result<()> {
+    bpf::attach_device_program(dir, &device_policy(rules)?.program())
+}
+
+/// The device policy of `rules` (in order), which `attach_device_rules` compiles.
+pub(crate) fn device_policy(rules: &[DeviceRule]) -> Result<devices::Policy> {
     let mut policy = devices::Policy::default();
     for r in rules {
         policy.push(r.key, r.allow, r.value)?;
     }
-    bpf::attach_device_program(dir, &policy.program())
+    Ok(policy)
 }
 
 /// A container's cgroups on a unified host.
