@@ -31,6 +31,7 @@ pub(crate) mod cgroups;
 pub(crate) mod commands;
 pub(crate) mod console;
 mod failpoints;
+pub(crate) mod sys;
 
 pub use commands::options::StartOptions;
 pub use commands::state::{State, StateSet};
