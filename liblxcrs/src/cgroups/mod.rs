@@ -12,6 +12,7 @@
 //!   unit tests run against a temp dir that mimics cgroupfs.
 
 mod device_keys;
+mod driver;
 mod error;
 mod freezer;
 mod fs;
@@ -28,11 +29,14 @@ mod v1;
 mod v2;
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod testutil;
 
+pub use driver::Cgroups;
 pub use error::{CgroupError, Result};
 pub use layout::{CgroupLayout, HierarchyKind, LayoutKind};
-pub use manager::{enter_dir, CgroupManager, Cgroups, DEFAULT_TIMEOUT};
+pub use manager::{enter_dir, CgroupManager, DEFAULT_TIMEOUT};
 pub use paths::CgroupPaths;
 pub use self_move::{clone_into_refused, SelfEntry};
 pub use stats::CgroupStats;
