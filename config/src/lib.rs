@@ -12,6 +12,7 @@
 
 mod config;
 pub mod error;
+pub mod ifname;
 mod keys;
 pub mod legacy;
 pub mod model;

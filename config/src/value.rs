@@ -88,29 +88,23 @@ pub fn parse_size(s: &str) -> Result<u64> {
         .ok_or_else(|| ConfigError::value("size out of range"))
 }
 
-/// Reject an interface name longer than the kernel allows (IFNAMSIZ - 1).
+/// An interface name ([`crate::ifname::check_ifname`]), as a config value error.
 pub fn check_ifname(s: &str) -> Result<()> {
-    if s.len() > 15 {
-        return Err(ConfigError::value("interface name longer than 15 bytes"));
-    }
-    if s == "." || s == ".." {
-        return Err(ConfigError::value_hint(
+    use crate::ifname::{BadIfname, CHARS_HINT, IFNAMSIZ_MAX};
+    crate::ifname::check_ifname(s).map_err(|e| match e {
+        BadIfname::Empty => ConfigError::value("interface name is empty"),
+        BadIfname::TooLong => {
+            ConfigError::value(format!("interface name longer than {IFNAMSIZ_MAX} bytes"))
+        }
+        BadIfname::Dot => ConfigError::value_hint(
             format!("{s:?} is not an interface name"),
             "use a name such as eth0",
-        ));
-    }
-    // The kernel refuses '/', ':' and whitespace; quotes, ';', braces, '$', '`' and '\\'
-    // are refused too, as names reach scripts and generated rule text.
-    if let Some(c) = s
-        .chars()
-        .find(|c| c.is_whitespace() || c.is_control() || "/:\"'`;{}$\\".contains(*c))
-    {
-        return Err(ConfigError::value_hint(
+        ),
+        BadIfname::Char(c) => ConfigError::value_hint(
             format!("invalid interface name: it contains {c:?}"),
-            "interface names may not hold whitespace, '/', ':', quotes, ';', braces, '$' or '\\'",
-        ));
-    }
-    Ok(())
+            CHARS_HINT,
+        ),
+    })
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use lxcrs_config::legacy::update_legacy_config;
 use lxcrs_config::Config;
 
 use crate::cgroups::{device_policy, select_device_rules};
-use crate::commands::{Request, Response};
 use crate::commands::options::{StartOptions, StartStatus};
+use crate::commands::{Request, Response};
 use crate::start::seccomp;
 
 /// A container config (`lxc.*` text, as `Config::load` reads it): it must never panic,

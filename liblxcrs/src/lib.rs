@@ -31,6 +31,7 @@ pub(crate) mod cgroups;
 pub(crate) mod commands;
 pub(crate) mod console;
 mod failpoints;
+pub(crate) mod sys;
 // Entry points for the fuzz targets (fuzz/) and their seed replay tests.
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]

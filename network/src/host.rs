@@ -230,21 +230,3 @@ pub fn move_into_netns(nic: &HostNic, target: Netns<'_>) -> Result<()> {
         target.describe()
     )))
 }
-
-/// Map a kernel "unknown device type" answer to a clear message.
-pub(crate) fn create_error(
-    key: String,
-    kind: &'static str,
-    what: String,
-) -> impl FnOnce(NlError) -> NetError {
-    move |e| match e.errno() {
-        Some(libc::EOPNOTSUPP) | Some(libc::EAFNOSUPPORT) | Some(libc::EPROTONOSUPPORT) => {
-            NetError::Unsupported {
-                key,
-                kind,
-                source: e,
-            }
-        }
-        _ => NetError::Netlink { what, source: e },
-    }
-}

@@ -2,32 +2,20 @@
 
 use std::fmt::Write as _;
 
-/// Longest interface name the kernel accepts (IFNAMSIZ - 1).
-pub const IFNAMSIZ_MAX: usize = 15;
+pub use lxcrs_config::ifname::IFNAMSIZ_MAX;
 
-/// Check an interface name the way the kernel's `dev_valid_name` does.
+/// Check an interface name ([`lxcrs_config::ifname::check_ifname`]), the problem worded
+/// with the name.
 pub fn check_ifname(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("interface name is empty".into());
-    }
-    if name.len() > IFNAMSIZ_MAX {
-        return Err(format!(
-            "interface name '{name}' is longer than {IFNAMSIZ_MAX} bytes"
-        ));
-    }
-    if name == "." || name == ".." {
-        return Err(format!("'{name}' is not a valid interface name"));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| c.is_whitespace() || c.is_control() || "/:\"'`;{}$\\".contains(*c))
-    {
-        return Err(format!(
-            "interface name {name:?} contains {c:?}; interface names may not hold whitespace, \
-             '/', ':', quotes, ';', braces, '$' or '\\'"
-        ));
-    }
-    Ok(())
+    use lxcrs_config::ifname::{BadIfname, CHARS_HINT};
+    lxcrs_config::ifname::check_ifname(name).map_err(|e| match e {
+        BadIfname::Empty => "interface name is empty".into(),
+        BadIfname::TooLong => {
+            format!("interface name '{name}' is longer than {IFNAMSIZ_MAX} bytes")
+        }
+        BadIfname::Dot => format!("'{name}' is not a valid interface name"),
+        BadIfname::Char(c) => format!("interface name {name:?} contains {c:?}; {CHARS_HINT}"),
+    })
 }
 
 /// Checks a bridge name that goes into generated nftables and dnsmasq text: an interface

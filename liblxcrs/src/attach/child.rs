@@ -95,7 +95,7 @@ fn enter_namespaces(t: &Target, sel: &super::NsSelect) -> Result<(), String> {
     let (flags, expect) = plan_namespaces(t.pid, sel)?;
     // The links read above were init's only if init still lives: the pidfd pins it, so a
     // live pidfd now means the pid was not reused in between.
-    super::pidfd_alive(&t.pidfd).map_err(|e| {
+    crate::sys::pidfd::send_signal(&t.pidfd, 0).map_err(|e| {
         format!(
             "the container's init (pid {}) exited while attaching: {e}",
             t.pid

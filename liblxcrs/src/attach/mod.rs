@@ -34,6 +34,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use crate::cgroups::{clone_into_refused, CgroupLayout, CgroupPaths, Cgroups, SelfEntry};
 use crate::commands::{Client, CommandError};
 use crate::console::{proxy, term, RawMode};
+use crate::sys::pidfd;
 use crate::Container;
 
 /// Why an attach failed (the command's own failure is its exit status, not an error).
@@ -171,22 +172,7 @@ pub(crate) fn check_pidfd(name: &str, pid: i32, pidfd: &OwnedFd) -> Result<(), A
         }
         None => return Err(bad(format!("{path} names no pid: not a pidfd"))),
     }
-    pidfd_alive(pidfd).map_err(|e| bad(format!("init (pid {pid}) is gone: {e}")))
-}
-
-/// `pidfd_send_signal(fd, 0)`: Ok while the process exists.
-pub(crate) fn pidfd_alive(pidfd: &OwnedFd) -> Result<(), nix::Error> {
-    // SAFETY: signal 0 through a pidfd we own; no info pointer.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_fd().as_raw_fd(),
-            0,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    nix::errno::Errno::result(r).map(drop)
+    pidfd::send_signal(pidfd, 0).map_err(|e| bad(format!("init (pid {pid}) is gone: {e}")))
 }
 
 /// Runs `argv` in the container; returns its exit status (128+signal when killed).

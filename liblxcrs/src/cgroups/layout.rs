@@ -198,7 +198,7 @@ fn below_root(root: &Path, mount_point: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cgroups::testutil::{
+    use crate::cgroups::fixtures::{
         HYBRID_MOUNTINFO, HYBRID_PROC_CGROUP, LEGACY_MOUNTINFO, LEGACY_PROC_CGROUP,
         UNIFIED_MOUNTINFO, UNIFIED_PROC_CGROUP,
     };

@@ -12,6 +12,7 @@
 //!   unit tests run against a temp dir that mimics cgroupfs.
 
 mod device_keys;
+mod driver;
 mod error;
 mod freezer;
 mod fs;
@@ -28,15 +29,18 @@ mod v1;
 mod v2;
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod testutil;
 
 /// The device-rule pipeline for `crate::fuzzing`: key selection, then the policy.
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use {device_keys::select as select_device_rules, v2::device_policy};
 
+pub use driver::Cgroups;
 pub use error::{CgroupError, Result};
 pub use layout::{CgroupLayout, HierarchyKind, LayoutKind};
-pub use manager::{enter_dir, CgroupManager, Cgroups, DEFAULT_TIMEOUT};
+pub use manager::{enter_dir, CgroupManager, DEFAULT_TIMEOUT};
 pub use paths::CgroupPaths;
 pub use self_move::{clone_into_refused, SelfEntry};
 pub use stats::CgroupStats;

@@ -52,9 +52,10 @@ pub(crate) struct Placed {
     pub(crate) dirs: Vec<PathBuf>,
 }
 
-/// The hierarchies a container uses, its parents there, and its two cgroups.
+/// The hierarchies a container uses, its parents there, and its two cgroups. `pub` only
+/// for [`CgroupManager::tree`](super::CgroupManager::tree): this module is private.
 #[derive(Debug, Clone)]
-pub(crate) struct Tree {
+pub struct Tree {
     pub(crate) name: String,
     pub(crate) hierarchies: Vec<Hierarchy>,
     pub(crate) parents: Vec<PathBuf>,

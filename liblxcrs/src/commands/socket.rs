@@ -1,18 +1,16 @@
 //! Socket plumbing: our abstract address, and one-message send/receive with fds.
 //!
 //! SOCK_SEQPACKET keeps message boundaries, so one `sendmsg` is one request and no
-//! framing is needed; fds ride along as SCM_RIGHTS.
+//! framing is needed; fds ride along as SCM_RIGHTS (see [`crate::sys::seqpacket`]).
 
-use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
-use nix::sys::socket::{
-    recvmsg, sendmsg, socket, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType, UnixAddr,
-};
+use nix::errno::Errno;
+use nix::sys::socket::{socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
 
 use super::CommandError;
+use crate::sys::seqpacket;
 
 /// The longest abstract name that fits `sun_path` (108 bytes, one for the leading NUL).
 const MAX_ABSTRACT: usize = 107;
@@ -54,61 +52,26 @@ pub fn seqpacket() -> Result<OwnedFd, CommandError> {
     .map_err(|e| CommandError::io("create socket", e.into()))
 }
 
-/// Sends one message with optional fds.
+/// Sends one message with optional fds ([`crate::sys::seqpacket::send`]).
 pub fn send(fd: BorrowedFd<'_>, msg: &[u8], fds: &[RawFd]) -> Result<(), CommandError> {
-    let iov = [IoSlice::new(msg)];
-    let cmsg = [ControlMessage::ScmRights(fds)];
-    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
-    loop {
-        match sendmsg::<()>(fd.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
-            Ok(_) => return Ok(()),
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(CommandError::io("send command message", e.into())),
-        }
-    }
+    seqpacket::send(fd, msg, fds).map_err(|e| CommandError::io("send command message", e.into()))
 }
 
-/// Receives one message and the fds sent with it. `Ok(None)` at end of stream.
+/// Receives one message and the fds sent with it (up to 4). `Ok(None)` at end of stream,
+/// also when the peer reset the connection ([`crate::sys::seqpacket::recv`]).
 pub fn recv(
     fd: BorrowedFd<'_>,
     buf: &mut [u8],
 ) -> Result<Option<(usize, Vec<OwnedFd>)>, CommandError> {
-    let mut cmsg_buf = nix::cmsg_space!([RawFd; 4]);
-    loop {
-        let mut iov = [IoSliceMut::new(buf)];
-        let res = recvmsg::<()>(
-            fd.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg_buf),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        );
-        let msg = match res {
-            Ok(m) => m,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(nix::errno::Errno::ECONNRESET) => return Ok(None),
-            Err(e) => return Err(CommandError::io("receive command message", e.into())),
-        };
-        let mut fds = Vec::new();
-        if let Ok(cmsgs) = msg.cmsgs() {
-            for c in cmsgs {
-                if let ControlMessageOwned::ScmRights(raw) = c {
-                    for r in raw {
-                        // SAFETY: the kernel just installed this fd in our table for us; nothing else owns it.
-                        fds.push(unsafe { OwnedFd::from_raw_fd(r) });
-                    }
-                }
-            }
-        }
-        if msg.flags.contains(MsgFlags::MSG_TRUNC) {
-            return Err(CommandError::io(
-                "receive command message",
-                std::io::Error::other("message too long"),
-            ));
-        }
-        if msg.bytes == 0 {
-            return Ok(None);
-        }
-        return Ok(Some((msg.bytes, fds)));
+    let mut cmsg = nix::cmsg_space!([RawFd; 4]);
+    match seqpacket::recv(fd, buf, &mut cmsg, MsgFlags::empty()) {
+        Ok(got) => Ok(got),
+        Err(Errno::ECONNRESET) => Ok(None),
+        Err(Errno::EMSGSIZE) => Err(CommandError::io(
+            "receive command message",
+            std::io::Error::other("message too long"),
+        )),
+        Err(e) => Err(CommandError::io("receive command message", e.into())),
     }
 }
 
@@ -119,6 +82,7 @@ mod tests {
     use nix::sys::socket::socketpair;
     use std::io::{Read, Seek, Write};
     use std::os::fd::AsFd;
+    use std::os::fd::AsRawFd;
 
     #[test]
     fn names_are_ours_and_bounded() {

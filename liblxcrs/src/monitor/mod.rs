@@ -57,7 +57,4 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     )
 }
 
-/// Sends `sig` to the process of `pidfd` (no pid-reuse race).
-pub fn send_signal(pidfd: &OwnedFd, sig: i32) -> nix::Result<()> {
-    payload::pidfd_send_signal(pidfd, sig)
-}
+pub(crate) use crate::sys::pidfd::send_signal;

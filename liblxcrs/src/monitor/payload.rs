@@ -290,7 +290,7 @@ impl Payload {
     /// Sends `sig` to init through its pidfd (no pid-reuse race).
     pub fn signal(&self, sig: i32) -> nix::Result<()> {
         let fd = self.pidfd().ok_or(nix::errno::Errno::ESRCH)?;
-        pidfd_send_signal(fd, sig)
+        crate::sys::pidfd::send_signal(fd, sig)
     }
 
     pub fn freeze(&self) -> Result<(), MonitorError> {
@@ -353,24 +353,6 @@ impl Payload {
             "veth.pair" => nic.host_ifname.clone(),
             _ => None,
         }
-    }
-}
-
-pub(super) fn pidfd_send_signal(fd: &OwnedFd, sig: i32) -> nix::Result<()> {
-    // SAFETY: pidfd_send_signal with a valid pidfd, a signal number, no siginfo and no flags.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd.as_raw_fd(),
-            sig,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    if r < 0 {
-        Err(nix::errno::Errno::last())
-    } else {
-        Ok(())
     }
 }
 

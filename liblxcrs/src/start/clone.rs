@@ -102,21 +102,6 @@ pub(crate) fn exit_on_panic(report_fd: RawFd) {
     }));
 }
 
-/// pidfd_send_signal(2).
-pub fn pidfd_kill(pidfd: &OwnedFd, sig: nix::sys::signal::Signal) -> Result<(), Errno> {
-    // SAFETY: a valid pidfd, a signal number, no siginfo, flags 0.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            sig as libc::c_int,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    Errno::result(r).map(drop)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

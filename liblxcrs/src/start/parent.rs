@@ -16,9 +16,10 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use crate::cgroups::{clone_into_refused, CgroupManager, Cgroups, HierarchyKind};
+use crate::sys::pidfd;
 
 use super::child::{self, Child};
-use super::clone::{clone3, pidfd_kill, Cloned};
+use super::clone::{clone3, Cloned};
 use super::hooks::{self, HookContext};
 use super::spec::{CgroupHost, Spec};
 use super::{
@@ -43,7 +44,7 @@ impl Drop for ChildGuard<'_> {
         if !self.armed {
             return;
         }
-        if pidfd_kill(self.pidfd, Signal::SIGKILL).is_err() {
+        if pidfd::send_signal(self.pidfd, Signal::SIGKILL as i32).is_err() {
             let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
         }
         let _ = waitpid(self.pid, None);

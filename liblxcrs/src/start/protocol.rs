@@ -20,13 +20,13 @@
 //!
 //! Any step of the child may instead send `Error { message }` with its own error text.
 
-use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
-use nix::sys::socket::{self, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{self, MsgFlags, SockFlag, SockType};
 
 use super::StartError;
+use crate::sys::seqpacket;
 
 /// Largest fd batch per message (kernel `SCM_MAX_FD` is 253).
 const FD_BATCH: usize = 64;
@@ -127,22 +127,7 @@ struct Channel {
 
 impl Channel {
     fn send(&self, msg: &Message, fds: &[RawFd]) -> Result<(), Errno> {
-        let data = msg.encode();
-        let iov = [IoSlice::new(&data)];
-        let cmsg = [ControlMessage::ScmRights(fds)];
-        let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
-        loop {
-            match socket::sendmsg::<()>(
-                self.sock.as_raw_fd(),
-                &iov,
-                cmsgs,
-                MsgFlags::MSG_NOSIGNAL,
-                None,
-            ) {
-                Err(Errno::EINTR) => continue,
-                r => return r.map(drop),
-            }
-        }
+        seqpacket::send(self.sock.as_fd(), &msg.encode(), fds)
     }
 
     /// Next message and its fds; `None` on EOF (peer closed or exec'd).
@@ -150,48 +135,17 @@ impl Channel {
         self.recv_flags(MsgFlags::empty())
     }
 
+    /// The peer closed with our messages unread in its queue (the child failed while we had
+    /// sent it the next barrier): [`seqpacket::recv`] still reads its error report, then EOF.
     fn recv_flags(&self, flags: MsgFlags) -> Result<Option<(Message, Vec<OwnedFd>)>, StartError> {
         let mut buf = vec![0u8; MAX_MSG];
         let mut cmsg = nix::cmsg_space!([RawFd; FD_BATCH]);
-        let mut reset_seen = false;
-        let (len, fds) = loop {
-            let mut iov = [IoSliceMut::new(&mut buf)];
-            match socket::recvmsg::<()>(
-                self.sock.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg),
-                MsgFlags::MSG_CMSG_CLOEXEC | flags,
-            ) {
-                Err(Errno::EINTR) => continue,
-                // The peer closed with our messages unread in its queue (the child failed
-                // while we had sent it the next barrier). The kernel reports that reset
-                // once, before the messages the peer queued for us: its error report is
-                // still there to read, followed by EOF.
-                Err(Errno::ECONNRESET) if !reset_seen => reset_seen = true,
-                Err(e) => return Err(StartError::sys("receive from the start socket", e)),
-                Ok(msg) => {
-                    let mut fds = Vec::new();
-                    for c in msg
-                        .cmsgs()
-                        .map_err(|e| StartError::sys("read control messages", e))?
-                    {
-                        if let ControlMessageOwned::ScmRights(raw) = c {
-                            // SAFETY: SCM_RIGHTS just installed these fds in our table;
-                            // nothing else owns them.
-                            fds.extend(
-                                raw.into_iter()
-                                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                            );
-                        }
-                    }
-                    break (msg.bytes, fds);
-                }
-            }
-        };
-        if len == 0 {
-            return Ok(None);
+        match seqpacket::recv(self.sock.as_fd(), &mut buf, &mut cmsg, flags) {
+            Ok(Some((len, fds))) => Ok(Some((Message::decode(&buf[..len])?, fds))),
+            Ok(None) => Ok(None),
+            Err(Errno::ENOBUFS) => Err(StartError::sys("read control messages", Errno::ENOBUFS)),
+            Err(e) => Err(StartError::sys("receive from the start socket", e)),
         }
-        Ok(Some((Message::decode(&buf[..len])?, fds)))
     }
 
     /// Wait for `want`; a child `Error` becomes [`StartError::Child`].
@@ -351,7 +305,6 @@ impl ChildEnd {
     /// parent-death signal is armed again after an id change, which clears it.
     pub fn monitor_gone(&self) -> bool {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-        use std::os::fd::AsFd;
         let mut fds = [PollFd::new(self.ch.sock.as_fd(), PollFlags::POLLIN)];
         matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
             && fds[0]

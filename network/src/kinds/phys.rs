@@ -1,8 +1,8 @@
 //! phys: a host device moved into the container, and back (with its name, MTU and MAC)
 //! at stop.
 
+use super::tag_and_get;
 use crate::error::{NetError, Result};
-use crate::kinds::veth::tag_and_get;
 use crate::netlink::Nl;
 use crate::nic::{HostNic, PhysState, ResolvedGateway};
 use crate::rtnl;

@@ -8,12 +8,13 @@ use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage,
 };
 
+use super::{create_error, tag_and_get};
 use crate::error::{NetError, Result};
 use crate::netlink::Nl;
 use crate::nic::{HostNic, ResolvedGateway};
 use crate::rtnl::{self, Link, Route};
 use crate::spec::{Gateway, NetDevSpec, VethMode, VethSpec, VethVlan};
-use crate::{host, names, ovs, sysctl};
+use crate::{names, ovs, sysctl};
 
 pub(crate) fn create(
     nl: &mut Nl,
@@ -75,7 +76,7 @@ pub(crate) fn create(
         if e.errno() == Some(libc::EEXIST) {
             duplicate_pair(spec, &host_name)
         } else {
-            host::create_error(
+            create_error(
                 spec.key("type"),
                 "veth",
                 format!("create veth pair {host_name}/{peer_name}"),
@@ -114,21 +115,6 @@ fn duplicate_pair(spec: &NetDevSpec, name: &str) -> NetError {
         format!("an interface named {name} already exists"),
         Some(format!("another container or a stale device uses it; choose another name or delete it (ip link del {name})")),
     )
-}
-
-pub(crate) fn tag_and_get(nl: &mut Nl, name: &str, tag: &str) -> Result<Link> {
-    let l = rtnl::link_by_name(nl, name)
-        .map_err(NetError::nl(format!("look up {name}")))?
-        .ok_or_else(|| {
-            NetError::invalid(
-                "lxc.net",
-                format!("{name} vanished right after its creation"),
-                None,
-            )
-        })?;
-    rtnl::set_link(nl, l.index, vec![LinkAttribute::IfAlias(tag.to_string())])
-        .map_err(NetError::nl(format!("tag {name}")))?;
-    Ok(l)
 }
 
 /// The bridge named by `link`, checked to exist and to be a bridge.

@@ -6,14 +6,14 @@ use netlink_packet_route::link::{
     LinkInfo, LinkMessage, MacVlanMode,
 };
 
+use super::{create_error, tag_and_get};
 use crate::error::{NetError, Result};
-use crate::kinds::veth::tag_and_get;
 use crate::netlink::Nl;
 use crate::nic::{HostNic, ResolvedGateway};
 use crate::spec::{
     Gateway, IpvlanIsolation, IpvlanMode as Mode, MacvlanMode as MMode, NetDevSpec, NetKind,
 };
-use crate::{host, names, rtnl};
+use crate::{names, rtnl};
 
 pub(crate) fn create(nl: &mut Nl, spec: &NetDevSpec, nic: &mut HostNic) -> Result<()> {
     let parent_name = spec.link.as_deref().unwrap_or_default();
@@ -84,7 +84,7 @@ pub(crate) fn create(nl: &mut Nl, spec: &NetDevSpec, nic: &mut HostNic) -> Resul
     }
     m.attributes.push(LinkAttribute::LinkInfo(info));
     let kind_static: &'static str = kind_name;
-    rtnl::create_link(nl, m).map_err(host::create_error(
+    rtnl::create_link(nl, m).map_err(create_error(
         spec.key("type"),
         kind_static,
         format!("create {kind_name} device {name} on {parent_name}"),

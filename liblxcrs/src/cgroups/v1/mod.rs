@@ -169,20 +169,20 @@ impl V1Cgroups {
 }
 
 impl CgroupManager for V1Cgroups {
+    fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    fn tree_mut(&mut self) -> &mut Tree {
+        &mut self.tree
+    }
+
     fn create_monitor(&mut self) -> Result<()> {
         self.tree.create(Which::Monitor, &init_dir)
     }
 
     fn create_payload(&mut self) -> Result<()> {
         self.tree.create(Which::Payload, &init_dir)
-    }
-
-    fn enter_monitor(&self, pid: Pid) -> Result<()> {
-        self.tree.enter(Which::Monitor, pid)
-    }
-
-    fn enter_payload(&self, pid: Pid) -> Result<()> {
-        self.tree.enter(Which::Payload, pid)
     }
 
     fn apply_limit(&self, key: &str, value: &str) -> Result<()> {
@@ -303,19 +303,6 @@ impl CgroupManager for V1Cgroups {
 
     fn pids(&self) -> Result<Vec<Pid>> {
         fs::procs_recursive(self.procs_dir()?)
-    }
-
-    fn remove_payload(&mut self) -> Result<()> {
-        self.tree.remove(Which::Payload)
-    }
-
-    fn remove_monitor(&mut self, pivot: Option<Pid>) -> Result<()> {
-        if let Some(pid) = pivot {
-            if self.tree.monitor.is_some() {
-                self.tree.pivot(pid)?;
-            }
-        }
-        self.tree.remove(Which::Monitor)
     }
 }
 

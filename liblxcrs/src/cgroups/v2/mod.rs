@@ -113,6 +113,14 @@ impl V2Cgroups {
 }
 
 impl CgroupManager for V2Cgroups {
+    fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    fn tree_mut(&mut self) -> &mut Tree {
+        &mut self.tree
+    }
+
     fn create_monitor(&mut self) -> Result<()> {
         self.tree.create(Which::Monitor, &|_, _| Ok(()))
     }
@@ -122,14 +130,6 @@ impl CgroupManager for V2Cgroups {
         // controllers to be available.
         self.delegation = delegate::enable_all(&self.parent()?)?;
         self.tree.create(Which::Payload, &|_, _| Ok(()))
-    }
-
-    fn enter_monitor(&self, pid: Pid) -> Result<()> {
-        self.tree.enter(Which::Monitor, pid)
-    }
-
-    fn enter_payload(&self, pid: Pid) -> Result<()> {
-        self.tree.enter(Which::Payload, pid)
     }
 
     fn apply_limit(&self, key: &str, value: &str) -> Result<()> {
@@ -226,19 +226,6 @@ impl CgroupManager for V2Cgroups {
 
     fn pids(&self) -> Result<Vec<Pid>> {
         fs::procs_recursive(self.payload()?)
-    }
-
-    fn remove_payload(&mut self) -> Result<()> {
-        self.tree.remove(Which::Payload)
-    }
-
-    fn remove_monitor(&mut self, pivot: Option<Pid>) -> Result<()> {
-        if let Some(pid) = pivot {
-            if self.tree.monitor.is_some() {
-                self.tree.pivot(pid)?;
-            }
-        }
-        self.tree.remove(Which::Monitor)
     }
 }
 
