@@ -16,6 +16,7 @@ mod snapshot;
 
 pub use copy::{random_name, CloneOptions};
 pub use create::CreateOptions;
+pub(crate) use destroy::destroy_defined;
 pub use destroy::{dependents, snapshots, RDEPENDS_FILE, SNAPSHOTS_FILE};
 pub use runtime::{blocks_signal, halt_signal, monitor_binary, Started};
 pub use snapshot::SnapshotInfo;

@@ -10,6 +10,7 @@
 //! [`StartOptions`]: crate::commands::options::StartOptions
 //! [`StartStatus`]: crate::commands::options::StartStatus
 
+mod conn;
 mod console;
 mod memory;
 mod payload;
@@ -49,7 +50,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         &status,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     );
-    run::run(
+    run::Monitor::run(
         PathBuf::from(lxcpath),
         name.to_string_lossy().into_owned(),
         status,
