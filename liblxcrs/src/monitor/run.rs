@@ -402,11 +402,7 @@ impl Monitor {
             };
             eprintln!("{tool}: {}: {msg}", self.name);
             if !self.opts.execute {
-                eprintln!("{tool}: {}: The container failed to start", self.name);
-                eprintln!(
-                    "{tool}: {}: Additional information can be obtained by setting the --logfile and --logpriority options",
-                    self.name
-                );
+                crate::container::print_start_failed(&self.name, true);
             }
         } else {
             report(&status, &StartStatus::Failed { msg });
