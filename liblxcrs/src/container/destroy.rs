@@ -22,144 +22,141 @@ impl Container {
     /// clones go first (`lxc-destroy -s`).
     pub fn destroy(&mut self, with_snapshots: bool) -> Result<()> {
         let (lxcpath, name) = (self.lxcpath().to_path_buf(), self.name().to_string());
-        destroy(&lxcpath, &name, with_snapshots, || {
+        Self::destroy_at(&lxcpath, &name, with_snapshots, || {
             Ok(self.load_config()?.clone())
         })
+    }
+
+    /// [`Container::destroy`] of container `name` in `lxcpath`, with the config file of
+    /// its directory, for a caller that holds no `Container` (the monitor of an
+    /// ephemeral one).
+    pub(crate) fn destroy_defined(lxcpath: &Path, name: &str, with_snapshots: bool) -> Result<()> {
+        crate::paths::check_name(name)?;
+        let config = lxcpath.join(name).join("config");
+        Self::destroy_at(lxcpath, name, with_snapshots, || Ok(Config::load(&config)?))
+    }
+
+    /// The destroy itself; `config` gives the container's config once it is known to be
+    /// defined.
+    fn destroy_at(
+        lxcpath: &Path,
+        name: &str,
+        with_snapshots: bool,
+        config: impl FnOnce() -> Result<Config>,
+    ) -> Result<()> {
+        // Locked from the checks on: a start or a clone of this container cannot slip in
+        // between "not running, no clones" and the removal.
+        // A running container's monitor holds the lock for the whole run: that is an
+        // answer (running), not something to wait for.
+        let _lock = lock::lock_idle(lxcpath, name, || Self::running_at(lxcpath, name))?;
+        crate::failpoint!("destroy.locked");
+        if partial::recover_locked(&lxcpath.join(name))? {
+            return Err(Error::NotDefined);
+        }
+        if !lxcpath.join(name).join("config").is_file() {
+            return Err(Error::NotDefined);
+        }
+        if Self::running_at(lxcpath, name) {
+            return Err(Error::Running {
+                name: name.to_string(),
+            });
+        }
+        remove_cgroup_leftovers(name);
+        let dir = lxcpath.join(name);
+        // A clone that no longer exists (a copy killed before it was undone) holds
+        // nothing back.
+        let clones: Vec<(PathBuf, String)> = dependents(&dir)
+            .into_iter()
+            .filter(|(p, n)| p.join(n).join("config").exists() || partial::is_partial(&p.join(n)))
+            .collect();
+        let snaps = snapshots(&dir);
+        if !with_snapshots {
+            // An overlay snapshot (`snaps/snapN`) is listed as a dependent too: it is one
+            // of the snapshots, not a clone.
+            let own_snaps = dir.join("snaps");
+            if clones.iter().any(|(p, _)| *p != own_snaps) {
+                return Err(Error::hint(
+                    format!(
+                        "{} has clones depending on it: {}",
+                        name,
+                        clones
+                            .iter()
+                            .filter(|(p, _)| *p != own_snaps)
+                            .map(|(_, n)| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    "destroy them first, or use lxc-destroy -s to destroy them with it",
+                ));
+            }
+            if !snaps.is_empty() || !clones.is_empty() {
+                return Err(Error::hint(
+                    format!("{name} has snapshots"),
+                    "destroy them with lxc-snapshot -d ALL, or use lxc-destroy -s",
+                ));
+            }
+        }
+        for (lxcpath, name) in &clones {
+            let mut c = Container::new(name, Some(lxcpath))?;
+            if c.is_defined() {
+                c.destroy(true)
+                    .map_err(|e| Error::msg(format!("failed to destroy clone {name}: {e}")))?;
+            }
+        }
+        for name in &snaps {
+            let mut c = Container::new(name, Some(&dir.join("snaps")))?;
+            if !c.is_defined() {
+                // Already gone as one of the dependent clones above.
+                continue;
+            }
+            c.destroy(true)
+                .map_err(|e| Error::msg(format!("failed to destroy snapshot {name}: {e}")))?;
+        }
+
+        crate::failpoint!("destroy.dependents");
+        let config = config()?;
+        let model = config.model();
+        let mut made = vec![Made::Dir];
+        if model.rootfs.managed {
+            if let Some(rp) = &model.rootfs.path {
+                let value = match &rp.kind {
+                    Some(k) => format!("{k}:{}", rp.path),
+                    None => rp.path.clone(),
+                };
+                // A missing rootfs is no reason to keep a container around (LXC #877).
+                if Path::new(&rp.path).exists() || rp.kind.as_deref().is_some_and(|k| k != "dir") {
+                    // Checked now: a store that cannot be opened fails the destroy before
+                    // anything is removed.
+                    lxcrs_storage::open(&value).map_err(|e| Error::msg(e.to_string()))?;
+                    made.push(Made::Store(value));
+                }
+            }
+        }
+        // From here the container is on its way out: the marker says what to remove, so
+        // that a destroy killed midway is finished by the next command (lxc-ls, lxc-start,
+        // lxc-destroy…) instead of leaving a container with half a rootfs.
+        let tx = Transaction::begin_with(&dir, made)?;
+        crate::failpoint!("destroy.marked");
+        drop_rdepend(&dir, lxcpath, name);
+        crate::failpoint!("destroy.rdepend");
+        tx.rollback()
     }
 
     /// True when the container's monitor answers (RUNNING, FROZEN, STARTING, …), when
     /// something we may not talk to holds its socket (a monitor we are not allowed to use,
     /// or a squatter), or when LXC's own monitor runs it.
     pub fn is_running(&self) -> bool {
-        is_running(self.lxcpath(), self.name())
-    }
-}
-
-/// [`Container::destroy`] of container `name` in `lxcpath`, with the config file of its
-/// directory, for a caller that holds no [`Container`] (the monitor of an ephemeral one).
-pub(crate) fn destroy_defined(lxcpath: &Path, name: &str, with_snapshots: bool) -> Result<()> {
-    crate::paths::check_name(name)?;
-    let config = lxcpath.join(name).join("config");
-    destroy(lxcpath, name, with_snapshots, || Ok(Config::load(&config)?))
-}
-
-/// The destroy itself; `config` gives the container's config once it is known to be defined.
-fn destroy(
-    lxcpath: &Path,
-    name: &str,
-    with_snapshots: bool,
-    config: impl FnOnce() -> Result<Config>,
-) -> Result<()> {
-    // Locked from the checks on: a start or a clone of this container cannot slip in
-    // between "not running, no clones" and the removal.
-    // A running container's monitor holds the lock for the whole run: that is an
-    // answer (running), not something to wait for.
-    let _lock = lock::lock_idle(lxcpath, name, || is_running(lxcpath, name))?;
-    crate::failpoint!("destroy.locked");
-    if partial::recover_locked(&lxcpath.join(name))? {
-        return Err(Error::NotDefined);
-    }
-    if !lxcpath.join(name).join("config").is_file() {
-        return Err(Error::NotDefined);
-    }
-    if is_running(lxcpath, name) {
-        return Err(Error::Running {
-            name: name.to_string(),
-        });
-    }
-    remove_cgroup_leftovers(name);
-    let dir = lxcpath.join(name);
-    // A clone that no longer exists (a copy killed before it was undone) holds
-    // nothing back.
-    let clones: Vec<(PathBuf, String)> = dependents(&dir)
-        .into_iter()
-        .filter(|(p, n)| p.join(n).join("config").exists() || partial::is_partial(&p.join(n)))
-        .collect();
-    let snaps = snapshots(&dir);
-    if !with_snapshots {
-        // An overlay snapshot (`snaps/snapN`) is listed as a dependent too: it is one
-        // of the snapshots, not a clone.
-        let own_snaps = dir.join("snaps");
-        if clones.iter().any(|(p, _)| *p != own_snaps) {
-            return Err(Error::hint(
-                format!(
-                    "{} has clones depending on it: {}",
-                    name,
-                    clones
-                        .iter()
-                        .filter(|(p, _)| *p != own_snaps)
-                        .map(|(_, n)| n.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                "destroy them first, or use lxc-destroy -s to destroy them with it",
-            ));
-        }
-        if !snaps.is_empty() || !clones.is_empty() {
-            return Err(Error::hint(
-                format!("{name} has snapshots"),
-                "destroy them with lxc-snapshot -d ALL, or use lxc-destroy -s",
-            ));
-        }
-    }
-    for (clone_lxcpath, clone) in &clones {
-        crate::paths::check_name(clone)?;
-        if clone_lxcpath.join(clone).join("config").is_file() {
-            destroy_defined(
-                &crate::paths::strip_trailing_slashes(clone_lxcpath),
-                clone,
-                true,
-            )
-            .map_err(|e| Error::msg(format!("failed to destroy clone {clone}: {e}")))?;
-        }
-    }
-    let snaps_dir = dir.join("snaps");
-    for snap in &snaps {
-        crate::paths::check_name(snap)?;
-        if !snaps_dir.join(snap).join("config").is_file() {
-            // Already gone as one of the dependent clones above.
-            continue;
-        }
-        destroy_defined(&snaps_dir, snap, true)
-            .map_err(|e| Error::msg(format!("failed to destroy snapshot {snap}: {e}")))?;
+        Self::running_at(self.lxcpath(), self.name())
     }
 
-    crate::failpoint!("destroy.dependents");
-    let config = config()?;
-    let model = config.model();
-    let mut made = vec![Made::Dir];
-    if model.rootfs.managed {
-        if let Some(rp) = &model.rootfs.path {
-            let value = match &rp.kind {
-                Some(k) => format!("{k}:{}", rp.path),
-                None => rp.path.clone(),
-            };
-            // A missing rootfs is no reason to keep a container around (LXC #877).
-            if Path::new(&rp.path).exists() || rp.kind.as_deref().is_some_and(|k| k != "dir") {
-                // Checked now: a store that cannot be opened fails the destroy before
-                // anything is removed.
-                lxcrs_storage::open(&value).map_err(|e| Error::msg(e.to_string()))?;
-                made.push(Made::Store(value));
-            }
+    /// [`Container::is_running`] of container `name` in `lxcpath`.
+    fn running_at(lxcpath: &Path, name: &str) -> bool {
+        use crate::commands::{Client, CommandError};
+        match Client::connect(lxcpath, name) {
+            Ok(Some(_)) => true,
+            Err(CommandError::Denied { .. } | CommandError::Impostor { .. }) => true,
+            Ok(None) | Err(_) => crate::commands::lxc::probe(lxcpath, name).is_some(),
         }
-    }
-    // From here the container is on its way out: the marker says what to remove, so
-    // that a destroy killed midway is finished by the next command (lxc-ls, lxc-start,
-    // lxc-destroy…) instead of leaving a container with half a rootfs.
-    let tx = Transaction::begin_with(&dir, made)?;
-    crate::failpoint!("destroy.marked");
-    drop_rdepend(&dir, lxcpath, name);
-    crate::failpoint!("destroy.rdepend");
-    tx.rollback()
-}
-
-/// See [`Container::is_running`].
-pub(crate) fn is_running(lxcpath: &Path, name: &str) -> bool {
-    use crate::commands::{Client, CommandError};
-    match Client::connect(lxcpath, name) {
-        Ok(Some(_)) => true,
-        Err(CommandError::Denied { .. } | CommandError::Impostor { .. }) => true,
-        Ok(None) | Err(_) => crate::commands::lxc::probe(lxcpath, name).is_some(),
     }
 }
 

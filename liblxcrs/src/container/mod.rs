@@ -16,7 +16,6 @@ mod snapshot;
 
 pub use copy::{random_name, CloneOptions};
 pub use create::CreateOptions;
-pub(crate) use destroy::destroy_defined;
 pub use destroy::{dependents, snapshots, RDEPENDS_FILE, SNAPSHOTS_FILE};
 pub use runtime::{blocks_signal, halt_signal, monitor_binary, print_start_failed, Started};
 pub use snapshot::SnapshotInfo;

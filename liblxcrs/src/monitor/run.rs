@@ -447,7 +447,7 @@ impl Monitor {
         if self.opts.rcfile.is_some() {
             return;
         }
-        if let Err(e) = crate::container::destroy_defined(&self.lxcpath, &self.name, false) {
+        if let Err(e) = crate::Container::destroy_defined(&self.lxcpath, &self.name, false) {
             eprintln!(
                 "lxcrs-monitor: {}: failed to destroy the ephemeral container: {e}",
                 self.name
