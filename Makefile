@@ -7,7 +7,6 @@ PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 SHAREDIR  ?= $(PREFIX)/share/lxc
 CARGO     ?= cargo
-TOOLS     := attach cgroup config console copy create destroy device execute freeze info ls snapshot start stop unfreeze update-config wait
 
 .PHONY: all deps build install uninstall demo test unit e2e release-e2e soak bench clean
 
@@ -31,12 +30,13 @@ build:
 	install -d $(DIST)
 	install -m 0755 target/$(HOST)/release/lxcrs $(DIST)/lxcrs
 	install -m 0755 target/release/lxcrs-monitor target/release/lxcrs-net $(DIST)/
-	for t in $(TOOLS); do ln -sf lxcrs $(DIST)/lxc-$$t; done
+	# The lxc-* links: the binary knows its tools (`lxcrs --list-tools`).
+	for t in $$($(DIST)/lxcrs --list-tools); do ln -sf lxcrs $(DIST)/$$t; done
 
 install: build
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR)/templates $(DESTDIR)$(SHAREDIR)/config
 	install -m 0755 $(DIST)/lxcrs $(DIST)/lxcrs-monitor $(DESTDIR)$(BINDIR)/
-	for t in $(TOOLS); do ln -sf lxcrs $(DESTDIR)$(BINDIR)/lxc-$$t; done
+	for t in $$($(DIST)/lxcrs --list-tools); do ln -sf lxcrs $(DESTDIR)$(BINDIR)/$$t; done
 	install -m 0755 templates/templates/* $(DESTDIR)$(SHAREDIR)/templates/
 	cp -r templates/config/. $(DESTDIR)$(SHAREDIR)/config/
 	find $(DESTDIR)$(SHAREDIR)/config -type f -name '*.conf' -exec sed -i 's|@LXCSHARE@|$(SHAREDIR)|g' {} +
@@ -57,9 +57,10 @@ install: build
 	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
 
 uninstall:
+	# Every lxc-* that is a link to our binary (an LXC install's own tools stay).
+	for l in $(DESTDIR)$(BINDIR)/lxc-*; do [ "$$(readlink "$$l")" = lxcrs ] && rm -f "$$l"; done; true
 	rm -f $(DESTDIR)$(BINDIR)/lxcrs $(DESTDIR)$(BINDIR)/lxcrs-monitor $(DESTDIR)$(BINDIR)/lxcrs-net
 	rm -f $(DESTDIR)/etc/systemd/system/lxcrs-net.service
-	for t in $(TOOLS); do rm -f $(DESTDIR)$(BINDIR)/lxc-$$t; done
 	rm -rf $(DESTDIR)$(SHAREDIR)
 
 demo: deps install

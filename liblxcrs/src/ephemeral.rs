@@ -206,8 +206,7 @@ impl EphemeralOptions {
                         fs::create_dir_all(d).map_err(|e| Error::io("create", d, e))?;
                     }
                     // overlayfs shows the upper root's owner and mode: take SRC's.
-                    lxcrs_storage::copy::copy_root_metadata(src, &upper)
-                        .map_err(|e| Error::msg(e.to_string()))?;
+                    lxcrs_storage::copy::copy_root_metadata(src, &upper).map_err(Error::from)?;
                     for p in [src.as_path(), &upper, &work] {
                         if p.to_string_lossy().contains([',', ':']) {
                             return Err(Error::msg(format!(

@@ -29,27 +29,27 @@ pub fn interfaces(pid: i32) -> Vec<String> {
 
 /// Whether the host (the caller's network namespace) has an interface `name`.
 pub fn host_has_interface(name: &str) -> crate::Result<bool> {
-    lxcrs_network::has_interface(None, name).map_err(|e| crate::Error::msg(e.to_string()))
+    lxcrs_network::has_interface(None, name).map_err(crate::Error::from)
 }
 
 /// Whether the netns of `pid` has an interface `name`.
 pub fn has_interface(pid: i32, name: &str) -> crate::Result<bool> {
     lxcrs_network::has_interface(Some(lxcrs_network::Netns::Pid(pid)), name)
-        .map_err(|e| crate::Error::msg(e.to_string()))
+        .map_err(crate::Error::from)
 }
 
 /// LXC's `attach_interface`: move host interface `name` into the netns of `pid`, as
 /// `newname` there (default: the same name). It arrives down, as with LXC.
 pub fn attach_interface(pid: i32, name: &str, newname: Option<&str>) -> crate::Result<()> {
     lxcrs_network::attach_interface(name, newname, lxcrs_network::Netns::Pid(pid))
-        .map_err(|e| crate::Error::msg(e.to_string()))
+        .map_err(crate::Error::from)
 }
 
 /// LXC's `detach_interface`: move interface `name` from the netns of `pid` back to the
 /// host, as `newname` (default: the same name).
 pub fn detach_interface(pid: i32, name: &str, newname: Option<&str>) -> crate::Result<()> {
     lxcrs_network::detach_interface(name, newname, lxcrs_network::Netns::Pid(pid))
-        .map_err(|e| crate::Error::msg(e.to_string()))
+        .map_err(crate::Error::from)
 }
 
 /// Local host addresses in `/proc/net/fib_trie`: a `|-- a.b.c.d` line followed by

@@ -53,8 +53,8 @@ pub mod internal {
         CgroupError, CgroupLayout, CgroupManager, Cgroups, HierarchyKind, LayoutKind, Placement,
     };
     pub use crate::commands::lxc::probe as lxc_probe;
-    pub use crate::commands::Client;
+    pub use crate::commands::{Client, CommandError};
     pub use crate::monitor::main as monitor_main;
     pub use crate::start::net::NetSetup;
-    pub use crate::start::{spawn, Spawned, StartRequest};
+    pub use crate::start::{spawn, Spawned, StartError, StartRequest};
 }

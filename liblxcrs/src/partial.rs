@@ -166,7 +166,7 @@ fn empty_dir(p: &Path) -> Result<()> {
                 e.display()
             )));
         }
-        remove_tree_onedev(&e).map_err(|e| Error::msg(e.to_string()))?;
+        remove_tree_onedev(&e).map_err(Error::from)?;
     }
     Ok(())
 }
@@ -181,12 +181,12 @@ fn undo(dir: &Path, made: &[Made]) -> Result<()> {
     };
     for m in made.iter().rev() {
         match m {
-            Made::Rootfs(p) => keep(remove_tree_onedev(p).map_err(|e| Error::msg(e.to_string()))),
+            Made::Rootfs(p) => keep(remove_tree_onedev(p).map_err(Error::from)),
             Made::EmptyRootfs(p) => keep(empty_dir(p)),
             Made::Store(v) => {
                 let r = lxcrs_storage::open(v)
                     .and_then(|s| s.destroy())
-                    .map_err(|e| Error::msg(e.to_string()));
+                    .map_err(Error::from);
                 // A store that could not be removed keeps the dir and its marker: the
                 // next command tries again, rather than lose track of the store.
                 r?;

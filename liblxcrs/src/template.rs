@@ -167,9 +167,10 @@ pub fn run(
                 nix::sys::signal::Signal::SIGKILL,
             );
             let _ = child.wait();
-            return Err(Error::msg(format!(
-                "interrupted by {sig} while the template was running"
-            )));
+            return Err(Error::Interrupted {
+                signal: sig,
+                during: Some("the template was running"),
+            });
         }
         match child.try_wait() {
             Ok(Some(s)) => break s,

@@ -247,8 +247,8 @@ pub fn bin_dir() -> PathBuf {
     );
     let links = profile_dir.join("lxc-bin");
     std::fs::create_dir_all(&links).expect("create lxc-bin");
-    for tool in TOOLS {
-        let link = links.join(tool);
+    for tool in tools(&multicall) {
+        let link = links.join(&tool);
         if std::fs::read_link(&link).ok().as_deref() != Some(multicall.as_path()) {
             let _ = std::fs::remove_file(&link);
             // Another test thread may have made it first.
@@ -336,24 +336,15 @@ fn copy_substituted(src: &Path, dst: &Path, share: &Path) {
     }
 }
 
-/// The tools the suite calls.
-pub const TOOLS: &[&str] = &[
-    "lxc-attach",
-    "lxc-cgroup",
-    "lxc-config",
-    "lxc-console",
-    "lxc-copy",
-    "lxc-create",
-    "lxc-destroy",
-    "lxc-device",
-    "lxc-execute",
-    "lxc-freeze",
-    "lxc-info",
-    "lxc-ls",
-    "lxc-snapshot",
-    "lxc-start",
-    "lxc-stop",
-    "lxc-unfreeze",
-    "lxc-update-config",
-    "lxc-wait",
-];
+/// The tools of the multicall binary, as it lists them (`lxcrs --list-tools`).
+fn tools(multicall: &Path) -> Vec<String> {
+    let out = std::process::Command::new(multicall)
+        .arg("--list-tools")
+        .output()
+        .expect("run lxcrs --list-tools");
+    assert!(out.status.success(), "lxcrs --list-tools failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}

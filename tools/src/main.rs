@@ -1,5 +1,8 @@
 //! `lxcrs`: one multicall binary for every `lxc-*` tool, dispatched on the name it was
 //! called by (`lxc-create` → create) or on its first argument (`lxcrs create …`).
+//!
+//! [`TOOLS`] is the one list of tools: `lxcrs --list-tools` prints it, and the Makefile
+//! and the test suite make their `lxc-*` links from that.
 
 mod cmd;
 mod common;
@@ -9,7 +12,7 @@ use std::path::Path;
 /// A tool's entry point: arguments (argv[0] included) → exit code.
 type Entry = fn(Vec<String>) -> i32;
 
-/// Every tool: its LXC name and its entry point.
+/// Every tool: its LXC name and its entry point. The only list of them (see the module doc).
 const TOOLS: &[(&str, Entry)] = &[
     ("lxc-attach", cmd::attach::main),
     ("lxc-cgroup", cmd::cgroup::main),
@@ -40,6 +43,12 @@ fn main() {
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
+    if !called.starts_with("lxc-") && args.get(1).map(String::as_str) == Some("--list-tools") {
+        for (name, _) in TOOLS {
+            println!("{name}");
+        }
+        std::process::exit(0);
+    }
     let tool = if called.starts_with("lxc-") {
         called
     } else if args.len() > 1 {

@@ -2,7 +2,7 @@
 
 use std::os::fd::AsFd;
 
-use crate::commands::{Client, CommandError};
+use crate::commands::Client;
 use crate::console::proxy::{proxy, Escape, ProxyEnd};
 use crate::console::term::{self, RawMode};
 use crate::{Container, Error, Result};
@@ -12,10 +12,7 @@ use crate::{Container, Error, Result};
 pub fn run(c: &Container, tty: i32, escape: Escape, quiet: bool) -> Result<()> {
     let client = match Client::connect_running(c.lxcpath(), c.name()) {
         Ok(cl) => cl,
-        Err(CommandError::NotRunning) => {
-            return Err(Error::msg(format!("{} is not running", c.name())))
-        }
-        Err(e) => return Err(Error::msg(e.to_string())),
+        Err(e) => return Err(Error::command(c.name(), e)),
     };
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();

@@ -90,6 +90,10 @@ impl Container {
         fs::create_dir_all(new.lxcpath())
             .map_err(|e| Error::io("create lxcpath", new.lxcpath(), e))?;
         let _guard = interrupt::Guard::install();
+        // A copy onto itself exists already (and would wait for its own lock).
+        if self.is_same(&new) {
+            return Err(Error::Exists);
+        }
         let _lock = lock::lock_idle(new.lxcpath(), new.name(), || new.is_running())?;
         let dir = new.dir();
         if partial::is_partial(&dir) {
@@ -109,7 +113,10 @@ impl Container {
             src_rootfs.as_deref(),
         );
         let r = r.and_then(|()| match interrupt::pending() {
-            Some(sig) => Err(Error::msg(format!("interrupted by {sig}"))),
+            Some(signal) => Err(Error::Interrupted {
+                signal,
+                during: None,
+            }),
             None => Ok(()),
         });
         match r {
@@ -123,9 +130,10 @@ impl Container {
                 // The origin must not list a clone that is gone.
                 remove_dependent(&self.dir(), new.lxcpath(), new.name());
                 if let Err(undo) = tx.rollback() {
-                    return Err(Error::msg(format!(
-                        "{e}\nand cleaning up after it failed too: {undo}"
-                    )));
+                    return Err(Error::CleanupFailed {
+                        source: Box::new(e),
+                        undo: Box::new(undo),
+                    });
                 }
                 Err(e)
             }
@@ -162,7 +170,7 @@ impl Container {
                 self.name()
             )));
         };
-        let src = storage::open(r).map_err(|e| Error::msg(e.to_string()))?;
+        let src = storage::open(r).map_err(Error::from)?;
         if src.kind() != Kind::Overlay && src.direct_tree().is_none() {
             return Err(Error::hint(
                 format!(
@@ -190,7 +198,7 @@ impl Container {
         let new_store: Option<Box<dyn BackingStore>> = match src_rootfs {
             None => None,
             Some(v) => {
-                let src = storage::open(v).map_err(|e| Error::msg(e.to_string()))?;
+                let src = storage::open(v).map_err(Error::from)?;
                 let spec = CreateSpec {
                     container_dir: dir.clone(),
                     name: new.name().to_string(),
@@ -200,7 +208,7 @@ impl Container {
                 };
                 let s = src
                     .clone_to(kind, &spec, opts.snapshot)
-                    .map_err(|e| Error::msg(e.to_string()))?;
+                    .map_err(Error::from)?;
                 tx.record(Made::Store(s.rootfs_path()))?;
                 crate::failpoint!("clone.store");
                 Some(s)
@@ -258,7 +266,7 @@ impl Container {
                     }
                     Ok(())
                 })
-                .map_err(|e| Error::msg(e.to_string()))??;
+                .map_err(Error::from)??;
             }
             crate::failpoint!("clone.hooks");
             // 4. Dependencies: the clone records its origin, the origin its clone.
@@ -294,6 +302,9 @@ impl Container {
                 format!("{} has snapshots or clones depending on it", self.name()),
                 "destroy them first (lxc-destroy -s destroys them with it), or clone it with lxc-copy instead",
             ));
+        }
+        if self.is_same(&new) {
+            return Err(Error::Exists);
         }
         let _l1 = lock::lock_idle(self.lxcpath(), self.name(), || self.is_running())?;
         let _l2 = lock::lock_idle(new.lxcpath(), new.name(), || new.is_running())?;
@@ -496,7 +507,7 @@ fn run_clone_hook(hook: &str, root: &Path, ctx: &HookCtx) -> Result<()> {
         .env("LXC_SRC_NAME", ctx.src_name)
         .env("LXC_ROOTFS_PATH", &ctx.rootfs_path)
         .status()
-        .map_err(|e| Error::msg(format!("failed to run clone hook {hook}: {e}")))?;
+        .map_err(|e| Error::io("run clone hook", hook, e))?;
     if !status.success() {
         return Err(Error::msg(format!("clone hook {hook} failed ({status})")));
     }

@@ -45,8 +45,8 @@ impl Container {
         // 1. Check everything that can be checked before touching the disk.
         crate::names::check_new_name(self.name())?;
         let tpath = opts.template.as_deref().map(template::find).transpose()?;
-        let kinds = storage::parse_bdev_list(opts.bdev.as_deref().unwrap_or("dir"))
-            .map_err(|e| Error::msg(e.to_string()))?;
+        let kinds =
+            storage::parse_bdev_list(opts.bdev.as_deref().unwrap_or("dir")).map_err(Error::from)?;
         let mut config = initial_config(opts.config_file.as_deref())?;
         if let Some(d) = &opts.dir {
             if !d.is_absolute() {
@@ -74,7 +74,10 @@ impl Container {
         crate::failpoint!("create.dir");
         let result = self.create_in(&mut tx, &mut config, tpath.as_deref(), &kinds, opts);
         let result = result.and_then(|()| match interrupt::pending() {
-            Some(sig) => Err(Error::msg(format!("interrupted by {sig}"))),
+            Some(signal) => Err(Error::Interrupted {
+                signal,
+                during: None,
+            }),
             None => Ok(()),
         });
         match result {
@@ -86,9 +89,10 @@ impl Container {
             }
             Err(e) => {
                 if let Err(undo) = tx.rollback() {
-                    return Err(Error::msg(format!(
-                        "{e}\nand cleaning up after it failed too: {undo}"
-                    )));
+                    return Err(Error::CleanupFailed {
+                        source: Box::new(e),
+                        undo: Box::new(undo),
+                    });
                 }
                 Err(e)
             }
@@ -159,7 +163,7 @@ impl Container {
             (None, Some(store)) => match store.template_target() {
                 Some(t) => run(t)?,
                 None => storage::with_mounted(store.as_ref(), |root| run(root))
-                    .map_err(|e| Error::msg(e.to_string()))??,
+                    .map_err(Error::from)??,
             },
             (None, None) => run(&dir.join("rootfs"))?,
         }
@@ -221,7 +225,7 @@ fn create_store(
     kinds: &[Kind],
     spec: &CreateSpec,
 ) -> Result<Box<dyn storage::BackingStore>> {
-    let store = storage::create_first(kinds, spec).map_err(|e| Error::msg(e.to_string()))?;
+    let store = storage::create_first(kinds, spec).map_err(Error::from)?;
     tx.record(Made::Store(store.rootfs_path()))?;
     Ok(store)
 }

@@ -100,7 +100,7 @@ impl Container {
             let mut c = Container::new(name, Some(lxcpath))?;
             if c.is_defined() {
                 c.destroy(true)
-                    .map_err(|e| Error::msg(format!("failed to destroy clone {name}: {e}")))?;
+                    .map_err(|e| e.context(format!("failed to destroy clone {name}")))?;
             }
         }
         for name in &snaps {
@@ -110,7 +110,7 @@ impl Container {
                 continue;
             }
             c.destroy(true)
-                .map_err(|e| Error::msg(format!("failed to destroy snapshot {name}: {e}")))?;
+                .map_err(|e| e.context(format!("failed to destroy snapshot {name}")))?;
         }
 
         crate::failpoint!("destroy.dependents");
@@ -127,7 +127,7 @@ impl Container {
                 if Path::new(&rp.path).exists() || rp.kind.as_deref().is_some_and(|k| k != "dir") {
                     // Checked now: a store that cannot be opened fails the destroy before
                     // anything is removed.
-                    lxcrs_storage::open(&value).map_err(|e| Error::msg(e.to_string()))?;
+                    lxcrs_storage::open(&value).map_err(Error::from)?;
                     made.push(Made::Store(value));
                 }
             }

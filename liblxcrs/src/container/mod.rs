@@ -30,6 +30,13 @@ pub struct Container {
 }
 
 impl Container {
+    /// True when `other` names this same container (lxcpaths compared canonically).
+    pub(crate) fn is_same(&self, other: &Container) -> bool {
+        self.name() == other.name()
+            && crate::paths::canonical_lxcpath(self.lxcpath())
+                == crate::paths::canonical_lxcpath(other.lxcpath())
+    }
+
     /// A handle on container `name` in `lxcpath` (the default lxcpath when `None`).
     pub fn new(name: &str, lxcpath: Option<&Path>) -> Result<Container> {
         paths::check_name(name)?;

@@ -24,13 +24,6 @@ pub enum Started {
     AlreadyRunning,
 }
 
-fn cmd_err(name: &str, e: CommandError) -> Error {
-    match e {
-        CommandError::NotRunning => Error::msg(format!("{name} is not running")),
-        other => Error::msg(other.to_string()),
-    }
-}
-
 /// The refusal to start (or destroy) a container that LXC's own monitor runs.
 pub(crate) fn running_under_lxc(name: &str, lxc: &crate::commands::peer::PeerCred) -> Error {
     Error::hint(
@@ -116,7 +109,8 @@ pub fn blocks_signal(status: &str, sig: i32) -> bool {
 
 impl Container {
     fn client(&self) -> Result<Client> {
-        Client::connect_running(self.lxcpath(), self.name()).map_err(|e| cmd_err(self.name(), e))
+        Client::connect_running(self.lxcpath(), self.name())
+            .map_err(|e| Error::command(self.name(), e))
     }
 
     /// The state; a container whose monitor does not answer is STOPPED, one that LXC's
@@ -137,7 +131,7 @@ impl Container {
     pub fn check_monitor_access(&self) -> Result<()> {
         match Client::connect(self.lxcpath(), self.name()) {
             Err(e @ (CommandError::Denied { .. } | CommandError::Impostor { .. })) => {
-                Err(cmd_err(self.name(), e))
+                Err(Error::command(self.name(), e))
             }
             _ => Ok(()),
         }
@@ -156,7 +150,7 @@ impl Container {
     pub fn init_pidfd(&self) -> Result<OwnedFd> {
         self.client()?
             .init_pidfd()
-            .map_err(|e| cmd_err(self.name(), e))
+            .map_err(|e| Error::command(self.name(), e))
     }
 
     /// LXC's `start(daemonize, argv)`: see [`Container::start_with`].
@@ -185,7 +179,7 @@ impl Container {
         match Client::connect(self.lxcpath(), self.name()) {
             Ok(Some(_)) => return Ok(Started::AlreadyRunning),
             // A squatter on the socket name, or a monitor we may not use: fail loudly.
-            Err(e) => return Err(cmd_err(self.name(), e)),
+            Err(e) => return Err(Error::command(self.name(), e)),
             Ok(None) => {}
         }
         if let Some(lxc) = crate::commands::lxc::probe(self.lxcpath(), self.name()) {
@@ -198,7 +192,7 @@ impl Container {
             SockFlag::SOCK_CLOEXEC,
         )
         .map_err(|e| Error::msg(format!("failed to create the monitor's status socket: {e}")))?;
-        cmdsock::send(ours.as_fd(), &opts.encode(), &[]).map_err(|e| Error::msg(e.to_string()))?;
+        cmdsock::send(ours.as_fd(), &opts.encode(), &[]).map_err(Error::from)?;
 
         let mut cmd = Command::new(monitor_binary());
         cmd.arg0(crate::monitor::PROCESS_TITLE)
@@ -222,20 +216,14 @@ impl Container {
         }
         if opts.foreground {
             let err = cmd.exec();
-            return Err(Error::msg(format!(
-                "failed to run the monitor {}: {err}",
-                monitor_binary().display()
-            )));
+            return Err(Error::io("run the monitor", monitor_binary(), err));
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let mut child = cmd.spawn().map_err(|e| {
-            Error::msg(format!(
-                "failed to run the monitor {}: {e}",
-                monitor_binary().display()
-            ))
-        })?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| Error::io("run the monitor", monitor_binary(), e))?;
         drop(theirs);
         crate::failpoint!("start.spawned");
         // The monitor forks once more and its first process exits at once.
@@ -245,25 +233,25 @@ impl Container {
             Ok(Some((n, _))) => match StartStatus::decode(&buf[..n]) {
                 Ok(StartStatus::Running { monitor_pid }) => Ok(Started::Running { monitor_pid }),
                 Ok(StartStatus::AlreadyRunning) => Ok(Started::AlreadyRunning),
-                Ok(StartStatus::Failed { msg }) => Err(Error::msg(msg)),
+                Ok(StartStatus::Failed { msg }) => Err(Error::StartFailed(msg)),
                 Err(e) => Err(Error::msg(format!("bad status from the monitor: {e}"))),
             },
             Ok(None) => Err(Error::msg("the monitor exited without reporting a status")),
-            Err(e) => Err(Error::msg(e.to_string())),
+            Err(e) => Err(Error::from(e)),
         }
     }
 
     /// Subscribes to `states` on a fresh connection; `None` when not running.
     fn subscribe(&self, states: StateSet) -> Result<Option<(Client, State)>> {
-        let Some(c) =
-            Client::connect(self.lxcpath(), self.name()).map_err(|e| cmd_err(self.name(), e))?
+        let Some(c) = Client::connect(self.lxcpath(), self.name())
+            .map_err(|e| Error::command(self.name(), e))?
         else {
             return Ok(None);
         };
         match c.add_state_client(states) {
             Ok(s) => Ok(Some((c, s))),
             Err(CommandError::Closed { .. }) => Ok(None),
-            Err(e) => Err(cmd_err(self.name(), e)),
+            Err(e) => Err(Error::command(self.name(), e)),
         }
     }
 
@@ -278,7 +266,7 @@ impl Container {
                 Ok(None) => return Ok(true),
                 Ok(Some(_)) => continue,
                 Err(CommandError::Timeout) => return Ok(false),
-                Err(e) => return Err(Error::msg(e.to_string())),
+                Err(e) => return Err(Error::from(e)),
             }
         }
     }
@@ -287,10 +275,10 @@ impl Container {
     /// thaws; returns once the monitor has torn down and exited.
     pub fn stop(&self) -> Result<()> {
         let Some((sub, _)) = self.subscribe(StateSet(0))? else {
-            return Err(Error::msg(format!("{} is not running", self.name())));
+            return Err(Error::not_running(self.name()));
         };
         let c = self.client()?;
-        c.stop().map_err(|e| cmd_err(self.name(), e))?;
+        c.stop().map_err(|e| Error::command(self.name(), e))?;
         crate::failpoint!("stop.requested");
         if !Self::wait_gone(&sub, Some(Instant::now() + Duration::from_secs(60)))? {
             return Err(Error::msg(format!(
@@ -308,8 +296,8 @@ impl Container {
             return Ok(true);
         };
         let c = self.client()?;
-        let pid = c.init_pid().map_err(|e| cmd_err(self.name(), e))?;
-        let pidfd = c.init_pidfd().map_err(|e| cmd_err(self.name(), e))?;
+        let pid = c.init_pid().map_err(|e| Error::command(self.name(), e))?;
+        let pidfd = c.init_pidfd().map_err(|e| Error::command(self.name(), e))?;
         let configured = c
             .config_item("lxc.signal.halt")
             .ok()
@@ -337,10 +325,10 @@ impl Container {
         set.insert(State::Starting);
         set.insert(State::Running);
         let Some((sub, _)) = self.subscribe(set)? else {
-            return Err(Error::msg(format!("{} is not running", self.name())));
+            return Err(Error::not_running(self.name()));
         };
         let c = self.client()?;
-        let pidfd = c.init_pidfd().map_err(|e| cmd_err(self.name(), e))?;
+        let pidfd = c.init_pidfd().map_err(|e| Error::command(self.name(), e))?;
         let sig = c
             .config_item("lxc.signal.reboot")
             .ok()
@@ -368,7 +356,7 @@ impl Container {
                     )));
                 }
                 Err(CommandError::Timeout) => return Ok(false),
-                Err(e) => return Err(Error::msg(e.to_string())),
+                Err(e) => return Err(Error::from(e)),
             }
         }
     }
@@ -397,7 +385,7 @@ impl Container {
                             Ok(None) if states.contains(State::Stopped) => return Ok(true),
                             Ok(None) => break,
                             Err(CommandError::Timeout) => return Ok(false),
-                            Err(e) => return Err(Error::msg(e.to_string())),
+                            Err(e) => return Err(Error::from(e)),
                         }
                     }
                 }
@@ -410,20 +398,22 @@ impl Container {
     }
 
     pub fn freeze(&self) -> Result<()> {
-        self.client()?.freeze().map_err(|e| cmd_err(self.name(), e))
+        self.client()?
+            .freeze()
+            .map_err(|e| Error::command(self.name(), e))
     }
 
     pub fn unfreeze(&self) -> Result<()> {
         self.client()?
             .unfreeze()
-            .map_err(|e| cmd_err(self.name(), e))
+            .map_err(|e| Error::command(self.name(), e))
     }
 
     /// A key of the running config (`lxc-info -c` on a running container).
     pub fn get_running_config_item(&self, key: &str) -> Result<String> {
         self.client()?
             .config_item(key)
-            .map_err(|e| cmd_err(self.name(), e))
+            .map_err(|e| Error::command(self.name(), e))
     }
 
     /// The running container's cgroups, as its monitor reports them.
@@ -431,29 +421,23 @@ impl Container {
         let (payload, monitor) = self
             .client()?
             .cgroup_paths()
-            .map_err(|e| cmd_err(self.name(), e))?;
-        let payload: CgroupPaths = payload
-            .join("\n")
-            .parse()
-            .map_err(|e: crate::cgroups::CgroupError| Error::msg(e.to_string()))?;
+            .map_err(|e| Error::command(self.name(), e))?;
+        let payload: CgroupPaths = payload.join("\n").parse().map_err(Error::from)?;
         let monitor: Option<CgroupPaths> = monitor.join("\n").parse().ok();
-        let layout = CgroupLayout::detect_host().map_err(|e| Error::msg(e.to_string()))?;
-        Cgroups::open(&layout, self.name(), &payload, monitor.as_ref())
-            .map_err(|e| Error::msg(e.to_string()))
+        let layout = CgroupLayout::detect_host().map_err(Error::from)?;
+        Cgroups::open(&layout, self.name(), &payload, monitor.as_ref()).map_err(Error::from)
     }
 
     /// `lxc-cgroup KEY`: a payload cgroup file.
     pub fn cgroup_get(&self, file: &str) -> Result<String> {
-        self.running_cgroups()?
-            .get(file)
-            .map_err(|e| Error::msg(e.to_string()))
+        self.running_cgroups()?.get(file).map_err(Error::from)
     }
 
     /// `lxc-cgroup KEY VALUE`.
     pub fn cgroup_set(&self, file: &str, value: &str) -> Result<()> {
         self.running_cgroups()?
             .set(file, value)
-            .map_err(|e| Error::msg(e.to_string()))
+            .map_err(Error::from)
     }
 
     /// CPU, memory and I/O use, when running.
@@ -465,7 +449,7 @@ impl Container {
     /// LXC's `attach`: runs `argv` (the login shell when empty) inside the container and
     /// returns its exit status (128+signal when killed).
     pub fn attach(&self, options: &crate::attach::AttachOptions, argv: &[String]) -> Result<i32> {
-        crate::attach::attach(self, options, argv).map_err(|e| Error::msg(e.to_string()))
+        Ok(crate::attach::attach(self, options, argv)?)
     }
 
     /// LXC's `console`: connects the caller's terminal to tty `tty` (0 = console, -1 =

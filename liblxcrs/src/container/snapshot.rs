@@ -45,7 +45,7 @@ impl Container {
             .as_ref()
             .map(|p| p.to_string())
             .ok_or_else(|| Error::msg(format!("{} has no rootfs to snapshot", self.name())))?;
-        let store = storage::open(&rootfs).map_err(|e| Error::msg(e.to_string()))?;
+        let store = storage::open(&rootfs).map_err(Error::from)?;
         let caps = store.capabilities();
         if !caps.can_backup {
             return Err(Error::msg(format!(
@@ -140,16 +140,16 @@ impl Container {
         let snaps = self.snaps_dir();
         let mut sc = Container::new(snap, Some(&snaps))?;
         if !sc.is_defined() {
-            return Err(Error::msg(format!(
-                "{}: no such snapshot {snap}",
-                self.name()
-            )));
+            return Err(Error::NoSuchSnapshot {
+                name: self.name().to_string(),
+                snap: snap.to_string(),
+            });
         }
         let target = new_name.unwrap_or(self.name()).to_string();
         if target != self.name() {
             let src_kind = storage::open(&rootfs_of(&mut sc)?)
                 .map(|s| s.kind())
-                .map_err(|e| Error::msg(e.to_string()))?;
+                .map_err(Error::from)?;
             sc.clone(&CloneOptions {
                 new_name: target,
                 new_lxcpath: Some(self.lxcpath().to_path_buf()),
@@ -180,10 +180,9 @@ impl Container {
     /// fails); only then is the old rootfs destroyed. Until that point a failure, or an
     /// interrupt, leaves the container as it was.
     fn restore_in_place(&mut self, sc: &mut Container) -> Result<()> {
-        let sm = |e: lxcrs_storage::StorageError| Error::msg(e.to_string());
         let cur = rootfs_of(self)?;
-        let cur_store = storage::open(&cur).map_err(sm)?;
-        let snap_store = storage::open(&rootfs_of(sc)?).map_err(sm)?;
+        let cur_store = storage::open(&cur).map_err(Error::from)?;
+        let snap_store = storage::open(&rootfs_of(sc)?).map_err(Error::from)?;
         let kind = cur_store.kind();
         // Beside the current store, so that renames can swap them.
         let base = cur_store.path().parent().unwrap_or(Path::new("/"));
@@ -196,8 +195,8 @@ impl Container {
         })?;
         let failed = |e: Error| {
             let _ = storage::discard(cur_store.as_ref(), &scratch);
-            Error::msg(format!(
-                "restoring {} from snapshot {} failed; the container is unchanged: {e}",
+            e.context(format!(
+                "restoring {} from snapshot {} failed; the container is unchanged",
                 self.name(),
                 sc.name()
             ))
@@ -207,7 +206,7 @@ impl Container {
         let snapshot = kind == Kind::Overlay;
         let new = snap_store
             .clone_to(Some(kind), &spec, snapshot)
-            .map_err(|e| failed(sm(e)))?;
+            .map_err(|e| failed(Error::from(e)))?;
         crate::failpoint!("restore.scratch");
         let restored = new
             .relocated(cur_store.path())
@@ -220,13 +219,16 @@ impl Container {
         let text = rewrite_config(&text, &sc.dir(), &dir, Some(&restored), true);
         let cfg = Config::parse(&text, &self.config_path()).map_err(|e| failed(e.into()))?;
         if let Some(sig) = interrupt::pending() {
-            return Err(failed(Error::msg(format!("interrupted by {sig}"))));
+            return Err(failed(Error::Interrupted {
+                signal: sig,
+                during: None,
+            }));
         }
         // 3. Swap the stores, then the config (one rename); undo the swap if that fails.
         crate::failpoint!("restore.checked");
         let trash = scratch.join("old");
         let swapped = storage::replace(cur_store.as_ref(), new.as_ref(), &trash)
-            .map_err(|e| failed(sm(e)))?;
+            .map_err(|e| failed(Error::from(e)))?;
         crate::failpoint!("restore.swapped");
         if let Err(e) = cfg.save(&self.config_path()) {
             let undo = swapped.undo();
@@ -272,7 +274,10 @@ impl Container {
         for n in names {
             let mut c = Container::new(&n, Some(&snaps))?;
             if !c.is_defined() {
-                return Err(Error::msg(format!("{}: no such snapshot {n}", self.name())));
+                return Err(Error::NoSuchSnapshot {
+                    name: self.name().to_string(),
+                    snap: n.to_string(),
+                });
             }
             c.destroy(true)?;
         }

@@ -17,6 +17,7 @@
 
 mod conn;
 mod console;
+mod error;
 mod memory;
 mod payload;
 mod run;

@@ -9,6 +9,7 @@ use lxcrs_config::{Config, ContainerConfig};
 use nix::unistd::Pid;
 
 use super::console::Peer;
+use super::error::MonitorError;
 use crate::cgroups::{CgroupLayout, CgroupManager, Cgroups, Placement, DEFAULT_TIMEOUT};
 use crate::commands::options::StartOptions;
 use crate::console::ConsoleLog;
@@ -22,27 +23,31 @@ pub(super) struct Loaded {
 
 impl Loaded {
     /// The config file (`-f`, else the container's), with the `-s` defines applied.
-    pub fn load(lxcpath: &Path, name: &str, opts: &StartOptions) -> Result<Loaded, String> {
+    pub fn load(lxcpath: &Path, name: &str, opts: &StartOptions) -> Result<Loaded, MonitorError> {
         let config_path = opts
             .rcfile
             .clone()
             .unwrap_or_else(|| lxcpath.join(name).join("config"));
         if !config_path.exists() {
             return Err(if opts.rcfile.is_some() {
-                format!("config file {} does not exist", config_path.display())
+                MonitorError::NoRcfile(config_path)
             } else {
-                format!(
-                    "{name} is not defined in {} (no {})",
-                    lxcpath.display(),
-                    config_path.display()
-                )
+                MonitorError::NotDefined {
+                    name: name.to_string(),
+                    lxcpath: lxcpath.to_path_buf(),
+                    config: config_path,
+                }
             });
         }
-        let mut config = Config::load(&config_path).map_err(|e| e.to_string())?;
+        let mut config = Config::load(&config_path)?;
         for (k, v) in &opts.defines {
             config
                 .set_item(k, v)
-                .map_err(|e| format!("failed to set {k} = {v}: {e}"))?;
+                .map_err(|source| MonitorError::Define {
+                    key: k.clone(),
+                    value: v.clone(),
+                    source: Box::new(source),
+                })?;
         }
         Ok(Loaded {
             config,
@@ -54,8 +59,8 @@ impl Loaded {
         self.config.model()
     }
 
-    pub fn get_item(&self, key: &str) -> Result<String, String> {
-        self.config.get_item(key).map_err(|e| e.to_string())
+    pub fn get_item(&self, key: &str) -> Result<String, MonitorError> {
+        Ok(self.config.get_item(key)?)
     }
 
     pub fn stop_signal(&self) -> i32 {
@@ -99,7 +104,7 @@ impl Loaded {
 
     /// What init runs: the command line's, else `lxc.execute.cmd` (lxc-execute) or
     /// `lxc.init.cmd`.
-    pub fn argv(&self, opts: &StartOptions) -> Result<Vec<String>, String> {
+    pub fn argv(&self, opts: &StartOptions) -> Result<Vec<String>, MonitorError> {
         let model = self.model();
         let argv = if !opts.argv.is_empty() {
             opts.argv.clone()
@@ -114,7 +119,9 @@ impl Loaded {
             model.init.argv()
         };
         if opts.execute && argv.is_empty() {
-            return Err("no command to execute: give one after -- or set lxc.execute.cmd".into());
+            return Err(MonitorError::Message(
+                "no command to execute: give one after -- or set lxc.execute.cmd".into(),
+            ));
         }
         Ok(argv)
     }
@@ -174,8 +181,8 @@ pub(super) struct Init {
 impl Payload {
     /// The monitor cgroup (entered by the monitor itself, never frozen or limited) of
     /// container `name`; the payload cgroup comes with [`Payload::spawn`].
-    pub fn prepare(name: &str) -> Result<Payload, String> {
-        let layout = CgroupLayout::detect_host().map_err(|e| e.to_string())?;
+    pub fn prepare(name: &str) -> Result<Payload, MonitorError> {
+        let layout = CgroupLayout::detect_host()?;
         let placement = if crate::paths::is_root() {
             match std::fs::read_to_string("/proc/1/cgroup") {
                 Ok(t) => Placement::ProcCgroup(t),
@@ -184,8 +191,8 @@ impl Payload {
         } else {
             Placement::Caller
         };
-        let mut cg = Cgroups::new(&layout, name, &placement).map_err(|e| e.to_string())?;
-        cg.create_monitor().map_err(|e| e.to_string())?;
+        let mut cg = Cgroups::new(&layout, name, &placement)?;
+        cg.create_monitor()?;
         Ok(Payload {
             cgroups: cg,
             payload_created: false,
@@ -201,9 +208,9 @@ impl Payload {
         lxcpath: &Path,
         loaded: &Loaded,
         opts: &StartOptions,
-    ) -> Result<Ptys, String> {
+    ) -> Result<Ptys, MonitorError> {
         if !self.payload_created {
-            self.cgroups.create_payload().map_err(|e| e.to_string())?;
+            self.cgroups.create_payload()?;
             self.payload_created = true;
         }
         let req = StartRequest {
@@ -220,7 +227,7 @@ impl Payload {
         if let Err(e) = start::net::cleanup_leftovers(lxcpath, name) {
             eprintln!("lxcrs-monitor: {name}: {e}");
         }
-        let spawned = start::spawn(&req).map_err(|e| e.to_string())?;
+        let spawned = start::spawn(&req)?;
         self.init = Some(Init {
             pid: spawned.pid,
             pidfd: spawned.pidfd,
@@ -254,16 +261,22 @@ impl Payload {
         pidfd_send_signal(fd, sig)
     }
 
-    pub fn freeze(&self) -> Result<(), String> {
+    pub fn freeze(&self) -> Result<(), MonitorError> {
         self.cgroups
             .freeze(DEFAULT_TIMEOUT)
-            .map_err(|e| format!("failed to freeze: {e}"))
+            .map_err(|source| MonitorError::Freezer {
+                op: "freeze",
+                source: Box::new(source),
+            })
     }
 
-    pub fn thaw(&self) -> Result<(), String> {
+    pub fn thaw(&self) -> Result<(), MonitorError> {
         self.cgroups
             .thaw(DEFAULT_TIMEOUT)
-            .map_err(|e| format!("failed to unfreeze: {e}"))
+            .map_err(|source| MonitorError::Freezer {
+                op: "unfreeze",
+                source: Box::new(source),
+            })
     }
 
     /// Processes left in the payload (init shared the host pid namespace, or escaped).
@@ -276,7 +289,7 @@ impl Payload {
 
     /// Removes the host side of the network (phys devices go back through init's
     /// still-open netns fd).
-    pub fn teardown_network(&mut self) -> Result<(), String> {
+    pub fn teardown_network(&mut self) -> Result<(), MonitorError> {
         let Some(init) = self.init.as_mut() else {
             return Ok(());
         };
@@ -288,7 +301,7 @@ impl Payload {
             .iter()
             .find(|(ns, _)| *ns == Namespace::Net)
             .map(|(_, fd)| fd.as_fd());
-        net.teardown(netns)
+        net.teardown(netns).map_err(MonitorError::Message)
     }
 
     /// Drops init's fds (pidfd, namespaces): the namespaces can now go away.

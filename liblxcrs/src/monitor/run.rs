@@ -16,6 +16,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 
 use super::conn::{spare_fd, Conn};
 use super::console::{open_peer, Console, Peer, TtySlot};
+use super::error::MonitorError;
 use super::payload::{Loaded, Payload, Ptys};
 use crate::commands::options::{StartOptions, StartStatus};
 use crate::commands::socket as cmdsock;
@@ -165,8 +166,8 @@ impl Monitor {
         crate::failpoint!("monitor.bound");
         let loaded = match Loaded::load(&lxcpath, &name, &opts) {
             Ok(l) => l,
-            Err(msg) => {
-                report(&status, &StartStatus::Failed { msg });
+            Err(e) => {
+                report(&status, &StartStatus::Failed { msg: e.to_string() });
                 return 1;
             }
         };
@@ -227,7 +228,7 @@ impl Monitor {
             match SignalFd::with_flags(&sigs, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
                 Ok(s) => s,
                 Err(e) => {
-                    self.fail_start(format!("failed to create signalfd: {e}"));
+                    self.fail_start(MonitorError::sys("failed to create signalfd", e));
                     return 1;
                 }
             };
@@ -276,13 +277,13 @@ impl Monitor {
     /// the fork that leaves lxc-start places the monitor in its cgroup2 directory, and the
     /// monitor moves itself into the v1 hierarchies, both without the kernel's slow
     /// migration path (`cgroups::SelfEntry`). Then the pid file, with the final pid.
-    fn enter_own_cgroup(&mut self) -> Result<(), String> {
+    fn enter_own_cgroup(&mut self) -> Result<(), MonitorError> {
         let cgroups = &self.payload.insert(Payload::prepare(&self.name)?).cgroups;
         let placed = if self.opts.foreground {
             false
         } else {
             daemonize(cgroups.v2_monitor_dir())
-                .map_err(|e| format!("failed to daemonize the monitor: {e}"))?
+                .map_err(|e| e.context("failed to daemonize the monitor"))?
         };
         let me = nix::unistd::getpid();
         cgroups
@@ -295,10 +296,15 @@ impl Monitor {
                     cgroups.enter_monitor_v2(me)
                 }
             })
-            .map_err(|e| format!("failed to move the monitor into its cgroup: {e}"))?;
+            .map_err(|e| {
+                MonitorError::from(e).context("failed to move the monitor into its cgroup")
+            })?;
         if let Some(p) = &self.opts.pidfile {
-            std::fs::write(p, format!("{me}\n"))
-                .map_err(|e| format!("failed to write pid file {}: {e}", p.display()))?;
+            std::fs::write(p, format!("{me}\n")).map_err(|source| MonitorError::Write {
+                what: "pid file",
+                path: p.clone(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -306,35 +312,33 @@ impl Monitor {
     /// Takes the container's lock, held until the container is torn down (see
     /// [`Monitor::lock`]), and checks under it that the container may start: LXC's own
     /// monitor does not run it, and its create finished (no `partial` marker).
-    fn lock_for_start(&mut self) -> Result<(), String> {
+    fn lock_for_start(&mut self) -> Result<(), MonitorError> {
         let (lxcpath, name) = (&self.lxcpath, &self.name);
         let lock = match crate::lock::lock(lxcpath, name, false) {
             Ok(l) => l,
-            Err(crate::Error::Busy { holder, .. }) => {
-                return Err(format!(
-                "{name} is busy: another command ({holder}) is working on it; retry when it is done"
-            ))
+            Err(crate::Error::Busy { name, holder }) => {
+                return Err(MonitorError::Busy { name, holder })
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         };
         // Under the lock: a container LXC's own monitor runs is not started a second time.
         if let Some(lxc) = crate::commands::lxc::probe(lxcpath, name) {
-            return Err(crate::container::runtime::running_under_lxc(name, &lxc).to_string());
+            return Err(crate::container::runtime::running_under_lxc(name, &lxc).into());
         }
         if lxcpath.join(name).join("partial").exists() {
-            return Err(format!(
-                "the creation of {name} did not finish (found {}): it may be incomplete\nhint: remove it with lxc-destroy -n {name} and create it again",
-                lxcpath.join(name).join("partial").display()
-            ));
+            return Err(MonitorError::Partial {
+                name: name.to_string(),
+                marker: lxcpath.join(name).join("partial"),
+            });
         }
         self.lock = Some(lock);
         Ok(())
     }
 
     /// Starts init in the payload cgroup, and serves its console and ttys.
-    fn spawn(&mut self) -> Result<(), String> {
+    fn spawn(&mut self) -> Result<(), MonitorError> {
         let Some(p) = self.payload.as_mut() else {
-            return Err("cgroups were not prepared".into());
+            return Err(MonitorError::Message("cgroups were not prepared".into()));
         };
         let ptys = p.spawn(&self.name, &self.lxcpath, &self.loaded, &self.opts)?;
         self.hold_ptys(ptys);
@@ -377,7 +381,7 @@ impl Monitor {
     }
 
     /// A failed start: tear down what exists, report the error, end STOPPED.
-    fn fail_start(&mut self, msg: String) {
+    fn fail_start(&mut self, err: MonitorError) {
         if self.state == State::Starting {
             self.set_state(State::Aborting);
         }
@@ -386,6 +390,8 @@ impl Monitor {
         }
         self.teardown(false);
         let status = self.status.take();
+        // Text from here: it goes over the status socket (or to stderr).
+        let msg = err.to_string();
         let msg = if msg.is_empty() {
             "unknown error".to_string()
         } else {
@@ -712,7 +718,7 @@ impl Monitor {
 /// The second fork away from lxc-start (`run` made the session): reparented to init (or
 /// a subreaper), cwd `/`, and, with `cgroup` (the monitor's cgroup2 directory), born in
 /// that cgroup. Returns whether it was. lxc-start already gave us /dev/null stdio.
-fn daemonize(cgroup: Option<&std::path::Path>) -> Result<bool, String> {
+fn daemonize(cgroup: Option<&std::path::Path>) -> Result<bool, MonitorError> {
     let dir = match cgroup {
         Some(d) => Some(
             nix::fcntl::open(
@@ -722,7 +728,9 @@ fn daemonize(cgroup: Option<&std::path::Path>) -> Result<bool, String> {
                     | nix::fcntl::OFlag::O_CLOEXEC,
                 nix::sys::stat::Mode::empty(),
             )
-            .map_err(|e| format!("open the monitor cgroup {}: {e}", d.display()))?,
+            .map_err(|e| {
+                MonitorError::sys(format!("open the monitor cgroup {}", d.display()), e)
+            })?,
         ),
         None => None,
     };
@@ -733,13 +741,13 @@ fn daemonize(cgroup: Option<&std::path::Path>) -> Result<bool, String> {
         cloned = crate::start::clone3(none, None);
         placed = false;
     }
-    match cloned.map_err(|e| format!("fork: {e}"))? {
+    match cloned.map_err(|e| MonitorError::sys("fork", e))? {
         // SAFETY: _exit skips destructors the child still needs (fds shared with it, the
         // cgroups it now owns).
         crate::start::Cloned::Parent { .. } => unsafe { libc::_exit(0) },
         crate::start::Cloned::Child => {}
     }
-    nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))?;
+    nix::unistd::chdir("/").map_err(|e| MonitorError::sys("chdir /", e))?;
     Ok(placed)
 }
 

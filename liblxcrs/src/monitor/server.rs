@@ -342,7 +342,7 @@ impl Monitor {
                 }
                 Ok(())
             }
-            Some(Err(msg)) => Err((libc::EIO, msg)),
+            Some(Err(e)) => Err((libc::EIO, e.to_string())),
             None => Err((libc::ESRCH, "container is not running".into())),
         }
     }
@@ -353,7 +353,8 @@ impl Monitor {
         if let Some(v) = self.payload.as_ref().and_then(|p| p.runtime_item(key)) {
             return Ok(v);
         }
-        self.loaded.get_item(key)
+        // Text from here: it is the answer on the command socket.
+        self.loaded.get_item(key).map_err(|e| e.to_string())
     }
 
     fn give_tty(

@@ -4,14 +4,14 @@
 //!
 //! Exit: the command's status, 128+signal when it was killed, 1 when attaching failed.
 
-use clap::{Arg, ArgAction};
+use clap::{Arg, ArgAction, ArgMatches, Command};
 use liblxcrs::attach::{AttachOptions, Elevated, EnvPolicy, NsSelect};
 
-use crate::common;
+use crate::common::{self, say, Common};
 
-/// Entry point.
-pub fn main(args: Vec<String>) -> i32 {
-    let cmd = common::command("lxc-attach", "Execute a command inside a running container")
+/// The command line.
+fn command() -> Command {
+    common::command("lxc-attach", "Execute a command inside a running container")
         .mut_arg("rcfile", |a| a.short('f'))
         .arg(
             Arg::new("elevated")
@@ -101,14 +101,11 @@ pub fn main(args: Vec<String>) -> i32 {
                 .value_name("CONTEXT")
                 .help("SELinux context to transition to (ignored: no SELinux here)"),
         )
-        .arg(
-            Arg::new("pos")
-                .num_args(0..)
-                .trailing_var_arg(true)
-                .allow_hyphen_values(true)
-                .value_name("COMMAND"),
-        );
-    let (m, c) = common::parse_or_exit!(common::parse(cmd, args, Some("pos")));
+        .arg(common::command_arg("COMMAND"))
+}
+
+/// The attach options, each refused value with its own message.
+fn options(m: &ArgMatches, c: &Common) -> Result<AttachOptions, i32> {
     let mut opts = AttachOptions::default();
     if let Some(ns) = m.get_one::<String>("namespaces") {
         match NsSelect::parse(ns) {
@@ -122,8 +119,8 @@ pub fn main(args: Vec<String>) -> i32 {
                 };
             }
             Err(e) => {
-                eprintln!("lxc-attach: {e}");
-                return 1;
+                say!(c, "{e}");
+                return Err(1);
             }
         }
     }
@@ -133,8 +130,8 @@ pub fn main(args: Vec<String>) -> i32 {
         match Elevated::parse(m.get_one::<String>("elevated").map(String::as_str)) {
             Ok(e) => opts.elevated = e,
             Err(e) => {
-                eprintln!("lxc-attach: {e}");
-                return 1;
+                say!(c, "{e}");
+                return Err(1);
             }
         }
     }
@@ -147,10 +144,7 @@ pub fn main(args: Vec<String>) -> i32 {
     }
     opts.env = EnvPolicy {
         keep: !m.get_flag("clear-env"),
-        keep_vars: m
-            .get_many::<String>("keep-var")
-            .map(|v| v.cloned().collect())
-            .unwrap_or_default(),
+        keep_vars: common::values(m, "keep-var"),
         extra,
     };
     opts.uid = m.get_one::<u32>("uid").copied();
@@ -162,11 +156,18 @@ pub fn main(args: Vec<String>) -> i32 {
             "x86" | "i386" | "i486" | "i586" | "i686" | "linux32" => opts.linux32 = true,
             "x86_64" | "amd64" | "linux64" => {}
             other => {
-                eprintln!("lxc-attach: invalid architecture {other:?}");
-                return 1;
+                say!(c, "invalid architecture {other:?}");
+                return Err(1);
             }
         }
     }
+    Ok(opts)
+}
+
+/// Entry point.
+pub fn main(args: Vec<String>) -> i32 {
+    let (m, c) = common::parse_or_exit!(common::parse(command(), args, Some("pos")));
+    let opts = common::parse_or_exit!(options(&m, &c));
     let argv = common::rest(&m, "pos");
     let ct = common::parse_or_exit!(c.open_container());
     match ct.attach(&opts, &argv) {

@@ -1,14 +1,14 @@
 //! `lxc-console -n NAME [-t N] [-e X]`: the user's terminal on a container tty
 //! (`-t 0` = /dev/console; default: the first free tty). `<Ctrl+a q>` detaches.
 
-use clap::Arg;
+use clap::{Arg, ArgMatches, Command};
 use liblxcrs::Escape;
 
-use crate::common;
+use crate::common::{self, say, Common};
 
-/// Entry point.
-pub fn main(args: Vec<String>) -> i32 {
-    let cmd = common::command("lxc-console", "Connect to a container's tty or console")
+/// The command line.
+fn command() -> Command {
+    common::command("lxc-console", "Connect to a container's tty or console")
         .arg(
             Arg::new("tty")
                 .short('t')
@@ -25,25 +25,42 @@ pub fn main(args: Vec<String>) -> i32 {
                 .value_name("PREFIX")
                 .help("Prefix for escape command (default a, i.e. Ctrl+a)"),
         )
-        .arg(Arg::new("pos").num_args(0..).value_name("NAME"));
-    let (m, c) = common::parse_or_exit!(common::parse(cmd, args, Some("pos")));
+        .arg(common::name_arg())
+}
+
+struct Options {
+    /// -1: the first free tty.
+    tty: i32,
+    escape: Escape,
+}
+
+fn options(m: &ArgMatches, c: &Common) -> Result<Options, i32> {
     let escape = match m.get_one::<String>("escape") {
         None => Escape::DEFAULT,
-        Some(e) => match Escape::parse(e) {
-            Some(e) => e,
-            None => {
-                eprintln!("lxc-console: invalid escape character {e:?}: expected one letter, e.g. a or ^a");
-                return 1;
-            }
-        },
+        Some(e) => Escape::parse(e).ok_or_else(|| {
+            say!(
+                c,
+                "invalid escape character {e:?}: expected one letter, e.g. a or ^a"
+            );
+            1
+        })?,
     };
-    let tty = m.get_one::<i32>("tty").copied().unwrap_or(-1);
+    Ok(Options {
+        tty: m.get_one::<i32>("tty").copied().unwrap_or(-1),
+        escape,
+    })
+}
+
+/// Entry point.
+pub fn main(args: Vec<String>) -> i32 {
+    let (m, c) = common::parse_or_exit!(common::parse(command(), args, Some("pos")));
+    let o = common::parse_or_exit!(options(&m, &c));
     let ct = common::parse_or_exit!(c.open_container());
     if !ct.is_running() {
-        eprintln!("lxc-console: {}: {} is not running", ct.name(), ct.name());
+        say!(c, "{}: {} is not running", ct.name(), ct.name());
         return 1;
     }
-    match ct.console(tty, escape, c.quiet) {
+    match ct.console(o.tty, o.escape, c.quiet) {
         Ok(()) => 0,
         Err(e) => {
             c.error(&e);

@@ -4,17 +4,15 @@
 //! and a command, the command's exit code.
 
 use std::path::PathBuf;
-use std::process::Command;
 
-use clap::{Arg, ArgAction};
+use clap::{Arg, ArgAction, ArgMatches, Command};
 use liblxcrs::{parse_mounts, random_name, CloneOptions, EphemeralOptions, Error};
 
-use crate::cmd::create::parse_size;
-use crate::common;
+use crate::common::{self, say, Common};
 
-/// Entry point.
-pub fn main(args: Vec<String>) -> i32 {
-    let cmd = common::command(
+/// The command line.
+fn command() -> Command {
+    common::command(
         "lxc-copy",
         "Copy, rename or make an ephemeral copy of a container",
     )
@@ -114,87 +112,86 @@ pub fn main(args: Vec<String>) -> i32 {
             .action(ArgAction::Append)
             .help("Mount into the ephemeral container: bind=SRC[:DEST][:ro|rw] or overlay=SRC[:DEST], comma-separated"),
     )
-    .arg(Arg::new("pos").num_args(0..).value_name("NAME"))
+    .arg(common::name_arg())
     .arg(
         Arg::new("rest")
             .num_args(0..)
             .last(true)
             .allow_hyphen_values(true)
             .value_name("ARGS"),
-    );
-    let (m, c) = match common::parse(cmd, args, Some("pos")) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    let mut src = common::parse_or_exit!(c.open_defined());
-    let name = src.name().to_string();
-    let rest: Vec<String> = m
-        .get_many::<String>("rest")
-        .map(|v| v.cloned().collect())
-        .unwrap_or_default();
+    )
+}
+
+/// What to do: rename, or clone (ephemeral or not).
+enum Options {
+    /// `-R -N NEWNAME`.
+    Rename(String),
+    /// `-N NEWNAME` (or a random name with `-e`).
+    Clone {
+        opts: CloneOptions,
+        /// `-F` (without a command).
+        foreground: bool,
+        /// `-D`.
+        keep_data: bool,
+        /// The command after `--`, run in an ephemeral clone (hook args otherwise).
+        rest: Vec<String>,
+    },
+}
+
+/// The options for source `name`, with LXC's refusals (ephemeral-only options without
+/// `-e`, no NEWNAME, a bad size).
+fn options(m: &ArgMatches, c: &Common, name: &str) -> Result<Options, i32> {
+    let rest = common::values(m, "rest");
     let newname = m.get_one::<String>("newname").cloned();
     let ephemeral = m.get_flag("ephemeral");
     let tmpfs = m.get_flag("tmpfs");
-    let specs: Vec<&String> = m
-        .get_many::<String>("mount")
-        .into_iter()
-        .flatten()
-        .collect();
+    let specs = common::values(m, "mount");
     for (set, opt) in [(tmpfs, "-t (--tmpfs)"), (!specs.is_empty(), "-m (--mount)")] {
         if set && !ephemeral {
-            eprintln!(
-                "lxc-copy: {opt} only applies to ephemeral containers\nhint: add -e (--ephemeral)"
+            say!(
+                c,
+                "{opt} only applies to ephemeral containers\nhint: add -e (--ephemeral)"
             );
-            return 1;
+            return Err(1);
         }
     }
     let mut mounts = Vec::new();
-    for s in specs {
+    for s in &specs {
         match parse_mounts(s) {
             Ok(v) => mounts.extend(v),
             Err(e) => {
-                eprintln!("lxc-copy: {e}");
-                return 1;
+                say!(c, "{e}");
+                return Err(1);
             }
         }
     }
+    let no_newname = || {
+        say!(c, "You must provide a NEWNAME for the clone");
+        eprintln!("hint: give the new name with -N NEWNAME");
+        1
+    };
     if m.get_flag("rename") {
-        let Some(nn) = newname else {
-            eprintln!("lxc-copy: You must provide a NEWNAME for the clone");
-            eprintln!("hint: give the new name with -N NEWNAME");
-            return 1;
-        };
-        return match src.rename(&nn) {
-            Ok(_) => 0,
-            Err(e) => {
-                report(&c, &e);
-                1
-            }
-        };
+        return newname.map(Options::Rename).ok_or_else(no_newname);
     }
     let newname = match (newname, ephemeral) {
         (Some(n), _) => n,
-        (None, true) => random_name(&name),
-        (None, false) => {
-            eprintln!("lxc-copy: You must provide a NEWNAME for the clone");
-            eprintln!("hint: give the new name with -N NEWNAME");
-            return 1;
-        }
+        (None, true) => random_name(name),
+        (None, false) => return Err(no_newname()),
     };
     let fssize = match m.get_one::<String>("fssize") {
         None => None,
-        Some(s) => match parse_size(s) {
+        Some(s) => match common::parse_size(s) {
             Some(n) => Some(n),
             None => {
-                eprintln!("lxc-copy: invalid size {s:?} for -L");
-                return 1;
+                say!(c, "invalid size {s:?} for -L");
+                return Err(1);
             }
         },
     };
-    let newpath = m.get_one::<String>("newpath").map(PathBuf::from);
+    let keep_data = m.get_flag("keepdata");
     let opts = CloneOptions {
-        new_name: newname.clone(),
-        new_lxcpath: newpath.clone(),
+        new_name: newname,
+        new_lxcpath: m.get_one::<String>("newpath").map(PathBuf::from),
         bdev: m.get_one::<String>("backingstorage").cloned(),
         snapshot: m.get_flag("snapshot") || ephemeral,
         keep_name: m.get_flag("keepname"),
@@ -202,12 +199,45 @@ pub fn main(args: Vec<String>) -> i32 {
         fssize,
         allow_running: m.get_flag("allowrunning"),
         hook_args: if ephemeral { Vec::new() } else { rest.clone() },
-        ephemeral: ephemeral.then(|| EphemeralOptions {
-            keep_data: m.get_flag("keepdata"),
+        ephemeral: ephemeral.then_some(EphemeralOptions {
+            keep_data,
             tmpfs,
             mounts,
         }),
     };
+    Ok(Options::Clone {
+        opts,
+        foreground: m.get_flag("foreground"),
+        keep_data,
+        rest,
+    })
+}
+
+/// Entry point.
+pub fn main(args: Vec<String>) -> i32 {
+    let (m, c) = common::parse_or_exit!(common::parse(command(), args, Some("pos")));
+    let mut src = common::parse_or_exit!(c.open_defined());
+    let name = src.name().to_string();
+    let (opts, foreground, keep_data, rest) = match common::parse_or_exit!(options(&m, &c, &name)) {
+        Options::Rename(nn) => {
+            return match src.rename(&nn) {
+                Ok(_) => 0,
+                Err(e) => {
+                    report(&c, &e);
+                    1
+                }
+            }
+        }
+        Options::Clone {
+            opts,
+            foreground,
+            keep_data,
+            rest,
+        } => (opts, foreground, keep_data, rest),
+    };
+    let ephemeral = opts.ephemeral.is_some();
+    let tmpfs = opts.ephemeral.as_ref().is_some_and(|e| e.tmpfs);
+    let newname = opts.new_name.clone();
     let mut new = match src.clone(&opts) {
         Ok(n) => n,
         Err(e) => {
@@ -225,11 +255,11 @@ pub fn main(args: Vec<String>) -> i32 {
     let lxcpath = new.lxcpath().display().to_string();
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("lxcrs"));
     let tool = |t: &str| {
-        let mut cmd = Command::new(&exe);
+        let mut cmd = std::process::Command::new(&exe);
         cmd.arg(t).args(["-n", &newname, "-P", &lxcpath]);
         cmd
     };
-    let foreground = m.get_flag("foreground") && rest.is_empty();
+    let foreground = foreground && rest.is_empty();
     let mut start = tool("start");
     if !foreground {
         start.arg("-d");
@@ -237,8 +267,8 @@ pub fn main(args: Vec<String>) -> i32 {
     match start.status() {
         Ok(s) if s.success() => {}
         _ => {
-            eprintln!("lxc-copy: {newname}: failed to start the ephemeral container");
-            if !m.get_flag("keepdata") {
+            say!(c, "{newname}: failed to start the ephemeral container");
+            if !keep_data {
                 let _ = new.destroy(true);
             }
             return 1;
@@ -250,12 +280,12 @@ pub fn main(args: Vec<String>) -> i32 {
     let code = match tool("attach")
         .arg("--clear-env")
         .arg("--")
-        .args(&rest)
+        .args(rest)
         .status()
     {
         Ok(s) => s.code().unwrap_or(1),
         Err(e) => {
-            eprintln!("lxc-copy: failed to run lxc-attach: {e}");
+            say!(c, "failed to run lxc-attach: {e}");
             1
         }
     };
@@ -265,8 +295,9 @@ pub fn main(args: Vec<String>) -> i32 {
 
 fn report(c: &common::Common, e: &Error) {
     match e {
-        Error::Exists => eprintln!("lxc-copy: Container already exists"),
-        Error::NotDefined => eprintln!("lxc-copy: Container is not defined"),
+        // LXC's wording, without the container name.
+        Error::Exists => say!(c, "Container already exists"),
+        Error::NotDefined => say!(c, "Container is not defined"),
         e => c.error(e),
     }
 }

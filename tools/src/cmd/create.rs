@@ -2,14 +2,14 @@
 //!
 //! Exit 0 on success, 1 on any failure; a failure leaves no trace of the container.
 
-use clap::{Arg, ArgAction};
+use clap::{Arg, ArgAction, ArgMatches, Command};
 use liblxcrs::{interrupt, Container, CreateOptions, Error};
 
-use crate::common;
+use crate::common::{self, say, Common};
 
-/// Entry point.
-pub fn main(args: Vec<String>) -> i32 {
-    let cmd = common::command("lxc-create", "Create a container from a template")
+/// The command line.
+fn command() -> Command {
+    common::command("lxc-create", "Create a container from a template")
         .arg(
             Arg::new("template")
                 .short('t')
@@ -56,40 +56,25 @@ pub fn main(args: Vec<String>) -> i32 {
         .arg(Arg::new("rbdname").long("rbdname").value_name("NAME"))
         .arg(Arg::new("rbdpool").long("rbdpool").value_name("POOL"))
         .arg(Arg::new("rbduser").long("rbduser").value_name("USER"))
-        .arg(
-            Arg::new("pos")
-                .num_args(0..)
-                .value_name("NAME")
-                .action(ArgAction::Append),
-        )
+        .arg(common::name_arg().action(ArgAction::Append))
         .arg(
             Arg::new("targs")
                 .num_args(0..)
                 .last(true)
                 .allow_hyphen_values(true)
                 .value_name("TEMPLATE-ARGS"),
-        );
-    let help_template = template_for_help(&args);
-    let (m, c) = match common::parse(cmd, args, Some("pos")) {
-        Ok(v) => v,
-        Err(0) if help_template.is_some() => {
-            return template_help(help_template.as_deref().unwrap_or_default())
-        }
-        Err(code) => return code,
-    };
+        )
+}
+
+/// The create request, with LXC's refusals of backend options that do not go with `-B`.
+fn options(m: &ArgMatches, c: &Common) -> Result<CreateOptions, i32> {
     let template = m.get_one::<String>("template").cloned();
-    let name = match c.require_name() {
-        Ok(n) => n.to_string(),
-        Err(code) => return code,
-    };
-    let template_args: Vec<String> = m
-        .get_many::<String>("targs")
-        .map(|v| v.cloned().collect())
-        .unwrap_or_default();
+    let name = c.require_name()?;
+    let template_args = common::values(m, "targs");
     let Some(template) = template else {
-        eprintln!("lxc-create: {name}: A template must be specified");
+        say!(c, "{name}: A template must be specified");
         eprintln!("Use \"none\" if you really want a container without a rootfs");
-        return 1;
+        return Err(1);
     };
     let bdev = m.get_one::<String>("bdev").cloned();
     let is = |k: &str| {
@@ -101,38 +86,43 @@ pub fn main(args: Vec<String>) -> i32 {
         .any(|k| m.contains_id(k))
         && !is("lvm")
     {
-        eprintln!(
-            "lxc-create: {name}: --lvname, --vgname and --thinpool are only valid with -B lvm"
+        say!(
+            c,
+            "{name}: --lvname, --vgname and --thinpool are only valid with -B lvm"
         );
-        return 1;
+        return Err(1);
     }
     if ["fstype", "fssize"].iter().any(|k| m.contains_id(k))
         && !["lvm", "loop", "rbd", "best"].iter().any(|k| is(k))
     {
-        eprintln!("lxc-create: {name}: Filesystem type and size are only valid with block devices");
-        return 1;
+        say!(
+            c,
+            "{name}: Filesystem type and size are only valid with block devices"
+        );
+        return Err(1);
     }
     if m.contains_id("zfsroot") && !is("zfs") && !is("best") {
-        eprintln!("lxc-create: {name}: zfsroot is only valid with -B zfs");
-        return 1;
+        say!(c, "{name}: zfsroot is only valid with -B zfs");
+        return Err(1);
     }
     if m.contains_id("dir") && bdev.as_deref().is_some_and(|b| b != "dir" && b != "none") {
-        eprintln!("lxc-create: {name}: --dir is only valid with -B dir");
-        return 1;
+        say!(c, "{name}: --dir is only valid with -B dir");
+        return Err(1);
     }
-    let fssize = match m.get_one::<String>("fssize").map(|s| parse_size(s)) {
+    let fssize = match m.get_one::<String>("fssize").map(|s| common::parse_size(s)) {
         Some(Some(v)) => Some(v),
         Some(None) => {
-            eprintln!(
-                "lxc-create: {name}: invalid --fssize {:?}",
+            say!(
+                c,
+                "{name}: invalid --fssize {:?}",
                 m.get_one::<String>("fssize")
             );
             eprintln!("hint: use a number with an optional unit: 512M, 2G, 1073741824b");
-            return 1;
+            return Err(1);
         }
         None => None,
     };
-    let opts = CreateOptions {
+    Ok(CreateOptions {
         template: if template == "none" {
             None
         } else {
@@ -145,7 +135,21 @@ pub fn main(args: Vec<String>) -> i32 {
         fstype: m.get_one::<String>("fstype").cloned(),
         fssize,
         quiet: c.quiet,
+    })
+}
+
+/// Entry point.
+pub fn main(args: Vec<String>) -> i32 {
+    let help_template = template_for_help(&args);
+    let (m, c) = match common::parse(command(), args, Some("pos")) {
+        Ok(v) => v,
+        Err(0) if help_template.is_some() => {
+            return template_help(help_template.as_deref().unwrap_or_default())
+        }
+        Err(code) => return code,
     };
+    let opts = common::parse_or_exit!(options(&m, &c));
+    let name = common::parse_or_exit!(c.require_name()).to_string();
     let mut ct = match Container::new(&name, c.lxcpath.as_deref()) {
         Ok(ct) => ct,
         Err(e) => {
@@ -156,12 +160,12 @@ pub fn main(args: Vec<String>) -> i32 {
     match ct.create(&opts) {
         Ok(()) => 0,
         Err(Error::Exists) => {
-            eprintln!("lxc-create: {name}: Container already exists");
+            say!(c, "{name}: Container already exists");
             1
         }
         Err(e) => {
             c.error(&e);
-            eprintln!("lxc-create: {name}: Failed to create container {name}");
+            say!(c, "{name}: Failed to create container {name}");
             interrupt::exit_code().unwrap_or(1)
         }
     }
@@ -204,40 +208,10 @@ fn template_help(template: &str) -> i32 {
             }
         }
         Err(e) => {
-            eprintln!("lxc-create: {e}");
+            // Runs where `-h` ended the parse, before there is a `Common`: the program
+            // name is this tool's own, as in `command()`.
+            eprintln!("{}: {e}", command().get_name());
             1
         }
-    }
-}
-
-/// `SIZE[bBkKmMgGtT]`, default unit M (LXC's).
-pub fn parse_size(s: &str) -> Option<u64> {
-    let (num, unit) = match s.char_indices().find(|(_, ch)| !ch.is_ascii_digit()) {
-        Some((i, _)) => (&s[..i], &s[i..]),
-        None => (s, "M"),
-    };
-    let n: u64 = num.parse().ok()?;
-    let mul: u64 = match unit {
-        "b" | "B" => 1,
-        "k" | "K" => 1 << 10,
-        "m" | "M" => 1 << 20,
-        "g" | "G" => 1 << 30,
-        "t" | "T" => 1 << 40,
-        _ => return None,
-    };
-    n.checked_mul(mul)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1"), Some(1 << 20));
-        assert_eq!(parse_size("2G"), Some(2 << 30));
-        assert_eq!(parse_size("512b"), Some(512));
-        assert_eq!(parse_size("x"), None);
-        assert_eq!(parse_size("1Q"), None);
     }
 }

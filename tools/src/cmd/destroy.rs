@@ -1,37 +1,51 @@
 //! `lxc-destroy -n NAME [-f] [-s]`: exit 0 destroyed, 1 otherwise.
 
-use clap::{Arg, ArgAction};
+use clap::{ArgMatches, Command};
 use liblxcrs::Error;
 
-use crate::common;
+use crate::common::{self, say};
+
+/// The command line.
+fn command() -> Command {
+    common::command("lxc-destroy", "Destroy a container")
+        .arg(common::flag(
+            "force",
+            'f',
+            "force",
+            "Stop the container first if it is running (hard kill)",
+        ))
+        .arg(common::flag(
+            "snapshots",
+            's',
+            "snapshots",
+            "Destroy its snapshots and dependent clones too",
+        ))
+        .arg(common::name_arg())
+}
+
+struct Options {
+    /// `-f`: stop a running container first.
+    force: bool,
+    /// `-s`: its snapshots and clones too.
+    snapshots: bool,
+}
+
+fn options(m: &ArgMatches) -> Options {
+    Options {
+        force: m.get_flag("force"),
+        snapshots: m.get_flag("snapshots"),
+    }
+}
 
 /// Entry point.
 pub fn main(args: Vec<String>) -> i32 {
-    let cmd = common::command("lxc-destroy", "Destroy a container")
-        .arg(
-            Arg::new("force")
-                .short('f')
-                .long("force")
-                .action(ArgAction::SetTrue)
-                .help("Stop the container first if it is running (hard kill)"),
-        )
-        .arg(
-            Arg::new("snapshots")
-                .short('s')
-                .long("snapshots")
-                .action(ArgAction::SetTrue)
-                .help("Destroy its snapshots and dependent clones too"),
-        )
-        .arg(Arg::new("pos").num_args(0..).value_name("NAME"));
-    let (m, c) = match common::parse(cmd, args, Some("pos")) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
+    let (m, c) = common::parse_or_exit!(common::parse(command(), args, Some("pos")));
+    let o = options(&m);
     let mut ct = common::parse_or_exit!(c.open_defined());
     let name = ct.name().to_string();
     if ct.is_running() {
-        if !m.get_flag("force") {
-            eprintln!("lxc-destroy: {name}: {name} is running");
+        if !o.force {
+            say!(c, "{name}: {name} is running");
             eprintln!("hint: stop it first (lxc-stop -n {name}), or use lxc-destroy -f to kill it");
             return 1;
         }
@@ -40,7 +54,7 @@ pub fn main(args: Vec<String>) -> i32 {
             return 1;
         }
     }
-    match ct.destroy(m.get_flag("snapshots")) {
+    match ct.destroy(o.snapshots) {
         Ok(()) => {
             if !c.quiet {
                 println!("Destroyed container {name}");
@@ -48,7 +62,7 @@ pub fn main(args: Vec<String>) -> i32 {
             0
         }
         Err(Error::NotDefined) => {
-            eprintln!("lxc-destroy: {name}: Container is not defined");
+            say!(c, "{name}: Container is not defined");
             1
         }
         Err(e) => {

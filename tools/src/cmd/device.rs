@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use clap::Arg;
+use clap::{ArgMatches, Command};
 use liblxcrs::ips;
 
-use crate::common;
+use crate::common::{self, say, Common};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
@@ -64,58 +64,86 @@ fn run(action: Action, pid: i32, dev: &str, newname: Option<&str>) -> Result<(),
     }
 }
 
-/// Entry point.
-pub fn main(args: Vec<String>) -> i32 {
-    let cmd = common::command(
+/// The command line.
+fn command() -> Command {
+    common::command(
         "lxc-device",
         "Add or remove a device of a running container",
     )
-    .arg(
-        Arg::new("pos")
-            .num_args(0..)
-            .value_name("add|del DEV [NEWNAME]"),
-    );
-    let (m, c) = common::parse_or_exit!(common::parse(cmd, args, Some("pos")));
-    let rest = common::rest(&m, "pos");
+    .arg(common::name_arg().value_name("add|del DEV [NEWNAME]"))
+}
+
+struct Options {
+    action: Action,
+    dev: String,
+    newname: Option<String>,
+}
+
+/// The arguments, checked before anything is asked of the container.
+fn options(m: &ArgMatches, c: &Common) -> Result<Options, i32> {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("lxc-device: lxc-device must be run as root");
-        return 1;
+        say!(c, "{} must be run as root", c.prog);
+        return Err(1);
     }
-    let name = common::parse_or_exit!(c.require_name()).to_string();
-    // The arguments are checked before anything is asked of the container.
-    let (act, dev, newname) = match rest.as_slice() {
-        [a, d] => (a, d, None),
-        [a, d, n] => (a, d, Some(n.as_str())),
-        [] | [_] => {
-            eprintln!("lxc-device: {name}: Error: no command given (Please see --help output)");
-            return 1;
+    let name = c.require_name()?;
+    let mut rest = common::rest(m, "pos").into_iter();
+    let (act, dev, newname) = match (rest.next(), rest.next(), rest.next(), rest.next()) {
+        (Some(a), Some(d), n, None) => (a, d, n),
+        (None, ..) | (Some(_), None, ..) => {
+            say!(
+                c,
+                "{name}: Error: no command given (Please see --help output)"
+            );
+            return Err(1);
         }
         _ => {
-            eprintln!("lxc-device: {name}: too many arguments: expected add|del DEV [NEWNAME]");
-            return 1;
+            say!(
+                c,
+                "{name}: too many arguments: expected add|del DEV [NEWNAME]"
+            );
+            return Err(1);
         }
     };
-    let Some(action) = action(act) else {
-        eprintln!("lxc-device: {name}: Error: Please use add or del (Please see --help output)");
+    let Some(action) = action(&act) else {
+        say!(
+            c,
+            "{name}: Error: Please use add or del (Please see --help output)"
+        );
         eprintln!("hint: {act:?} is not a command: lxc-device -n {name} add|del DEV [NEWNAME]");
-        return 1;
+        return Err(1);
     };
+    Ok(Options {
+        action,
+        dev,
+        newname,
+    })
+}
+
+/// Entry point.
+pub fn main(args: Vec<String>) -> i32 {
+    let (m, c) = common::parse_or_exit!(common::parse(command(), args, Some("pos")));
+    let Options {
+        action,
+        dev,
+        newname,
+    } = common::parse_or_exit!(options(&m, &c));
     let ct = common::parse_or_exit!(c.open_container());
+    let name = ct.name();
     let pid = match ct.init_pid() {
         Some(pid) if ct.is_running() => pid,
         _ => {
-            eprintln!("lxc-device: {name}: Container {name} is not running");
+            say!(c, "{name}: Container {name} is not running");
             return 1;
         }
     };
-    match run(action, pid, dev, newname) {
+    match run(action, pid, &dev, newname.as_deref()) {
         Ok(()) => 0,
         Err(why) => {
             let what = match action {
                 Action::Add => format!("Failed to add {dev} to {name}"),
                 Action::Del => format!("Failed to del {dev} from {name}"),
             };
-            eprintln!("lxc-device: {name}: {what}: {why}");
+            say!(c, "{name}: {what}: {why}");
             1
         }
     }

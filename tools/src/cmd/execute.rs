@@ -3,31 +3,23 @@
 //! init. Foreground by default: exit status = CMD's (128+signal when killed); `-d`
 //! exits 0 once started.
 
-use clap::{Arg, ArgAction};
+use clap::{Arg, ArgMatches, Command};
 use liblxcrs::StartOptions;
 use liblxcrs::Started;
 
-use crate::common;
+use crate::common::{self, say, Common};
 
-/// Entry point.
-pub fn main(args: Vec<String>) -> i32 {
+/// The command line.
+fn command() -> Command {
     let cmd = common::command("lxc-execute", "Run a command in a container")
         .mut_arg("rcfile", |a| a.short('f'))
-        .arg(
-            Arg::new("define")
-                .short('s')
-                .long("define")
-                .value_name("KEY=VAL")
-                .action(ArgAction::Append)
-                .help("Assign VAL to configuration variable KEY"),
-        )
-        .arg(
-            Arg::new("daemon")
-                .short('d')
-                .long("daemon")
-                .action(ArgAction::SetTrue)
-                .help("Daemonize the container"),
-        )
+        .arg(common::define_arg())
+        .arg(common::flag(
+            "daemon",
+            'd',
+            "daemon",
+            "Daemonize the container",
+        ))
         .arg(
             Arg::new("uid")
                 .short('u')
@@ -44,49 +36,54 @@ pub fn main(args: Vec<String>) -> i32 {
                 .value_parser(clap::value_parser!(u32))
                 .help("Execute COMMAND with GID inside the container"),
         )
-        .arg(
-            Arg::new("pos")
-                .num_args(0..)
-                .trailing_var_arg(true)
-                .allow_hyphen_values(true)
-                .value_name("COMMAND"),
-        );
-    let cmd = super::start::share_args(cmd);
-    let (m, c) = common::parse_or_exit!(common::parse(cmd, args, Some("pos")));
-    let mut ct = common::parse_or_exit!(c.open_container());
-    let name = ct.name().to_string();
-    let mut defines = common::parse_or_exit!(super::start::defines(&c, &m));
+        .arg(common::command_arg("COMMAND"));
+    common::share_args(cmd)
+}
+
+/// The start request of an execute: `-s`, `--share-*`, `-u`, `-g` as defines.
+fn options(m: &ArgMatches, c: &Common) -> Result<StartOptions, i32> {
+    let mut defines = common::defines(c, m)?;
     if let Some(u) = m.get_one::<u32>("uid") {
         defines.push(("lxc.init.uid".into(), u.to_string()));
     }
     if let Some(g) = m.get_one::<u32>("gid") {
         defines.push(("lxc.init.gid".into(), g.to_string()));
     }
-    if c.rcfile.is_none() && !ct.is_defined() {
-        eprintln!("lxc-execute: {name}: Executing a container with no configuration file may crash the host");
-        return 1;
-    }
-    let daemon = m.get_flag("daemon");
-    let opts = StartOptions {
+    Ok(StartOptions {
         rcfile: c
             .rcfile
             .as_ref()
-            .map(|p| super::start::absolute(&p.to_string_lossy())),
+            .map(|p| common::absolute(&p.to_string_lossy())),
         defines,
-        argv: common::rest(&m, "pos"),
+        argv: common::rest(m, "pos"),
         execute: true,
-        foreground: !daemon,
+        foreground: !m.get_flag("daemon"),
         pidfile: None,
-    };
+    })
+}
+
+/// Entry point.
+pub fn main(args: Vec<String>) -> i32 {
+    let (m, c) = common::parse_or_exit!(common::parse(command(), args, Some("pos")));
+    let mut ct = common::parse_or_exit!(c.open_container());
+    let name = ct.name().to_string();
+    let opts = common::parse_or_exit!(options(&m, &c));
+    if c.rcfile.is_none() && !ct.is_defined() {
+        say!(
+            c,
+            "{name}: Executing a container with no configuration file may crash the host"
+        );
+        return 1;
+    }
     match ct.start_with(opts) {
         Ok(Started::Running { .. }) => 0,
         Ok(Started::AlreadyRunning) => {
-            eprintln!("lxc-execute: {name}: Container is already running");
+            say!(c, "{name}: Container is already running");
             1
         }
         Err(e) => {
             c.error(&e);
-            eprintln!("lxc-execute: {name}: Failed run an application inside container");
+            say!(c, "{name}: Failed run an application inside container");
             1
         }
     }

@@ -3,10 +3,10 @@
 //! Lines are `%-15s %s` (`State:          RUNNING`). With `-H` numbers are raw, and with
 //! exactly one selector only the value is printed. Exit 1 "NAME doesn't exist".
 
-use clap::{Arg, ArgAction};
+use clap::{Arg, ArgAction, ArgMatches, Command};
 use liblxcrs::Container;
 
-use crate::common;
+use crate::common::{self, say};
 
 /// Selected output, in LXC's order.
 #[derive(Debug, Default, Clone)]
@@ -198,9 +198,9 @@ fn render(ct: &Container, sel: &Select, show_name: bool) -> (String, String) {
     (out, err)
 }
 
-/// Entry point.
-pub fn main(args: Vec<String>) -> i32 {
-    let cmd = common::command("lxc-info", "Query information about a container")
+/// The command line.
+fn command() -> Command {
+    common::command("lxc-info", "Query information about a container")
         .arg(common::flag(
             "state",
             's',
@@ -229,20 +229,26 @@ pub fn main(args: Vec<String>) -> i32 {
                 .action(ArgAction::Append)
                 .help("Show configuration variable KEY from running container"),
         )
-        .arg(Arg::new("pos").num_args(0..).value_name("NAME"));
-    let (m, c) = common::parse_or_exit!(common::parse(cmd, args, Some("pos")));
-    let ct = common::parse_or_exit!(c.open_container());
-    let mut sel = Select {
+        .arg(common::name_arg())
+}
+
+/// The selectors (the options of lxc-info).
+fn options(m: &ArgMatches) -> Select {
+    Select {
         state: m.get_flag("state"),
         pid: m.get_flag("pid"),
         ips: m.get_flag("ips"),
         stats: m.get_flag("stats"),
-        keys: m
-            .get_many::<String>("config")
-            .map(|v| v.cloned().collect())
-            .unwrap_or_default(),
+        keys: common::values(m, "config"),
         humanize: !m.get_flag("no-humanize"),
-    };
+    }
+}
+
+/// Entry point.
+pub fn main(args: Vec<String>) -> i32 {
+    let (m, c) = common::parse_or_exit!(common::parse(command(), args, Some("pos")));
+    let ct = common::parse_or_exit!(c.open_container());
+    let mut sel = options(&m);
     // A monitor we may not use (or a squatter) is an error, not a made-up state.
     if let Err(e) = ct.check_monitor_access() {
         c.error(&e);
@@ -250,7 +256,7 @@ pub fn main(args: Vec<String>) -> i32 {
     }
     let running = ct.is_running();
     if !running && !ct.is_defined() && c.rcfile.is_none() {
-        eprintln!("lxc-info: {}: {} doesn't exist", ct.name(), ct.name());
+        say!(c, "{}: {} doesn't exist", ct.name(), ct.name());
         return 1;
     }
     let all = sel.count() == 0;

@@ -2,13 +2,13 @@
 
 use std::path::Path;
 
-use clap::{Arg, ArgAction};
+use clap::{Arg, ArgAction, ArgMatches, Command};
 
-use crate::common;
+use crate::common::{self, Common};
 
-/// Entry point.
-pub fn main(args: Vec<String>) -> i32 {
-    let cmd = common::command("lxc-snapshot", "Snapshot a container")
+/// The command line.
+fn command() -> Command {
+    common::command("lxc-snapshot", "Snapshot a container")
         .arg(
             Arg::new("comment")
                 .short('c')
@@ -51,19 +51,54 @@ pub fn main(args: Vec<String>) -> i32 {
                 .value_name("SNAP")
                 .help("Destroy snapshot SNAP, or ALL"),
         )
-        .arg(Arg::new("pos").num_args(0..).value_name("NAME"));
-    let (m, c) = match common::parse(cmd, args, Some("pos")) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    let mut ct = common::parse_or_exit!(c.open_defined());
-    let rest = common::rest(&m, "pos");
+        .arg(common::name_arg())
+}
+
+/// One action of lxc-snapshot.
+enum Options {
+    /// `-L [-C]`.
+    List { comments: bool },
+    /// `-r SNAP [-N NEWNAME]` (or NEWNAME as the positional after the name).
+    Restore {
+        snap: String,
+        newname: Option<String>,
+    },
+    /// `-d SNAP|ALL`.
+    Destroy(String),
+    /// Take one, with the comment in `-c FILE`.
+    Take { comment: Option<String> },
+}
+
+/// The action; `-N` without `-r` is refused.
+fn options(m: &ArgMatches, c: &Common) -> Result<Options, i32> {
     if m.contains_id("newname") && !m.contains_id("restore") {
         c.error(&"-N/--newname names the container a snapshot is restored as; it needs -r SNAPSHOT\nhint: restore with lxc-snapshot -n NAME -r SNAPSHOT -N NEWNAME");
-        return 1;
+        return Err(1);
     }
-    let r = if m.get_flag("list") {
-        match ct.snapshot_list() {
+    let one = |id: &str| m.get_one::<String>(id).cloned();
+    Ok(if m.get_flag("list") {
+        Options::List {
+            comments: m.get_flag("showcomments"),
+        }
+    } else if let Some(snap) = one("restore") {
+        let newname = one("newname").or_else(|| common::rest(m, "pos").first().cloned());
+        Options::Restore { snap, newname }
+    } else if let Some(snap) = one("destroy") {
+        Options::Destroy(snap)
+    } else {
+        Options::Take {
+            comment: one("comment"),
+        }
+    })
+}
+
+/// Entry point.
+pub fn main(args: Vec<String>) -> i32 {
+    let (m, c) = common::parse_or_exit!(common::parse(command(), args, Some("pos")));
+    let mut ct = common::parse_or_exit!(c.open_defined());
+    let o = common::parse_or_exit!(options(&m, &c));
+    let r = match o {
+        Options::List { comments } => match ct.snapshot_list() {
             Ok(list) if list.is_empty() => {
                 println!("No snapshots");
                 Ok(())
@@ -71,7 +106,7 @@ pub fn main(args: Vec<String>) -> i32 {
             Ok(list) => {
                 for s in list {
                     println!("{} ({}) {}", s.name, s.lxcpath.display(), s.timestamp);
-                    if m.get_flag("showcomments") {
+                    if comments {
                         if let Some(p) = &s.comment_path {
                             if let Ok(t) = std::fs::read_to_string(p) {
                                 print!("{t}");
@@ -85,18 +120,10 @@ pub fn main(args: Vec<String>) -> i32 {
                 Ok(())
             }
             Err(e) => Err(e),
-        }
-    } else if let Some(snap) = m.get_one::<String>("restore") {
-        let newname = m
-            .get_one::<String>("newname")
-            .cloned()
-            .or_else(|| rest.first().cloned());
-        ct.snapshot_restore(snap, newname.as_deref())
-    } else if let Some(snap) = m.get_one::<String>("destroy") {
-        ct.snapshot_destroy(snap)
-    } else {
-        ct.snapshot(m.get_one::<String>("comment").map(Path::new))
-            .map(|_| ())
+        },
+        Options::Restore { snap, newname } => ct.snapshot_restore(&snap, newname.as_deref()),
+        Options::Destroy(snap) => ct.snapshot_destroy(&snap),
+        Options::Take { comment } => ct.snapshot(comment.as_deref().map(Path::new)).map(|_| ()),
     };
     match r {
         Ok(()) => 0,

@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 
-use clap::Arg;
+use clap::{Arg, ArgMatches, Command};
 use liblxcrs::config::legacy::update_legacy_config;
 
-use crate::common;
+use crate::common::{self, say, Common};
 
-/// Entry point.
-pub fn main(args: Vec<String>) -> i32 {
-    let cmd = common::command(
+/// The command line.
+fn command() -> Command {
+    common::command(
         "lxc-update-config",
         "Update a legacy LXC configuration file to the current keys",
     )
@@ -19,16 +19,24 @@ pub fn main(args: Vec<String>) -> i32 {
             .long("config")
             .value_name("FILE")
             .help("The configuration file to update"),
-    );
-    let (m, c) = match common::parse(cmd, args, None) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    let Some(file) = m.get_one::<String>("config").map(PathBuf::from) else {
-        eprintln!("lxc-update-config: no configuration file given");
-        eprintln!("hint: lxc-update-config -c /var/lib/lxc/NAME/config");
-        return 1;
-    };
+    )
+}
+
+/// The file to update (`-c`, required).
+fn options(m: &ArgMatches, c: &Common) -> Result<PathBuf, i32> {
+    m.get_one::<String>("config")
+        .map(PathBuf::from)
+        .ok_or_else(|| {
+            say!(c, "no configuration file given");
+            eprintln!("hint: lxc-update-config -c /var/lib/lxc/NAME/config");
+            1
+        })
+}
+
+/// Entry point.
+pub fn main(args: Vec<String>) -> i32 {
+    let (m, c) = common::parse_or_exit!(common::parse(command(), args, None));
+    let file = common::parse_or_exit!(options(&m, &c));
     let text = match std::fs::read_to_string(&file) {
         Ok(t) => t,
         Err(e) => {
