@@ -10,7 +10,7 @@
 //! The files, each using only those below it: `run` (the [`Monitor`](run::Monitor) and
 //! its lifecycle) and `server` (its answers to the command socket, on it); then
 //! `payload` (the config and the container's cgroups and init), `conn` (a client's
-//! queue), `console` and `memory`.
+//! queue), `console`, `memory` and `error`.
 //!
 //! [`StartOptions`]: crate::commands::options::StartOptions
 //! [`StartStatus`]: crate::commands::options::StartStatus
