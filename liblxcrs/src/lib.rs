@@ -41,8 +41,9 @@ pub use commands::options::StartOptions;
 pub use commands::state::{State, StateSet};
 pub use console::Escape;
 pub use container::{
-    blocks_signal, dependents, halt_signal, monitor_binary, random_name, snapshots, CloneOptions,
-    Container, CreateOptions, SnapshotInfo, Started, RDEPENDS_FILE, SNAPSHOTS_FILE,
+    blocks_signal, dependents, halt_signal, monitor_binary, print_start_failed, random_name,
+    snapshots, CloneOptions, Container, CreateOptions, SnapshotInfo, Started, RDEPENDS_FILE,
+    SNAPSHOTS_FILE,
 };
 pub use ephemeral::{parse_mounts, EphemeralOptions, ExtraMount};
 pub use error::{Error, Result};

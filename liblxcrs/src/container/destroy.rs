@@ -7,6 +7,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use lxcrs_config::Config;
+
 use crate::partial::{Made, Transaction};
 use crate::{lock, partial, Container, Error, Result};
 
@@ -19,25 +21,48 @@ impl Container {
     /// Destroys the container. With `with_snapshots`, its snapshots and dependent
     /// clones go first (`lxc-destroy -s`).
     pub fn destroy(&mut self, with_snapshots: bool) -> Result<()> {
+        let (lxcpath, name) = (self.lxcpath().to_path_buf(), self.name().to_string());
+        Self::destroy_at(&lxcpath, &name, with_snapshots, || {
+            Ok(self.load_config()?.clone())
+        })
+    }
+
+    /// [`Container::destroy`] of container `name` in `lxcpath`, with the config file of
+    /// its directory, for a caller that holds no `Container` (the monitor of an
+    /// ephemeral one).
+    pub(crate) fn destroy_defined(lxcpath: &Path, name: &str, with_snapshots: bool) -> Result<()> {
+        crate::paths::check_name(name)?;
+        let config = lxcpath.join(name).join("config");
+        Self::destroy_at(lxcpath, name, with_snapshots, || Ok(Config::load(&config)?))
+    }
+
+    /// The destroy itself; `config` gives the container's config once it is known to be
+    /// defined.
+    fn destroy_at(
+        lxcpath: &Path,
+        name: &str,
+        with_snapshots: bool,
+        config: impl FnOnce() -> Result<Config>,
+    ) -> Result<()> {
         // Locked from the checks on: a start or a clone of this container cannot slip in
         // between "not running, no clones" and the removal.
         // A running container's monitor holds the lock for the whole run: that is an
         // answer (running), not something to wait for.
-        let _lock = lock::lock_idle(self.lxcpath(), self.name(), || self.is_running())?;
+        let _lock = lock::lock_idle(lxcpath, name, || Self::running_at(lxcpath, name))?;
         crate::failpoint!("destroy.locked");
-        if partial::recover_locked(&self.dir())? {
+        if partial::recover_locked(&lxcpath.join(name))? {
             return Err(Error::NotDefined);
         }
-        if !self.is_defined() {
+        if !lxcpath.join(name).join("config").is_file() {
             return Err(Error::NotDefined);
         }
-        if self.is_running() {
+        if Self::running_at(lxcpath, name) {
             return Err(Error::Running {
-                name: self.name().to_string(),
+                name: name.to_string(),
             });
         }
-        remove_cgroup_leftovers(self.name());
-        let dir = self.dir();
+        remove_cgroup_leftovers(name);
+        let dir = lxcpath.join(name);
         // A clone that no longer exists (a copy killed before it was undone) holds
         // nothing back.
         let clones: Vec<(PathBuf, String)> = dependents(&dir)
@@ -53,7 +78,7 @@ impl Container {
                 return Err(Error::hint(
                     format!(
                         "{} has clones depending on it: {}",
-                        self.name(),
+                        name,
                         clones
                             .iter()
                             .filter(|(p, _)| *p != own_snaps)
@@ -66,7 +91,7 @@ impl Container {
             }
             if !snaps.is_empty() || !clones.is_empty() {
                 return Err(Error::hint(
-                    format!("{} has snapshots", self.name()),
+                    format!("{name} has snapshots"),
                     "destroy them with lxc-snapshot -d ALL, or use lxc-destroy -s",
                 ));
             }
@@ -89,7 +114,7 @@ impl Container {
         }
 
         crate::failpoint!("destroy.dependents");
-        let config = self.load_config()?.clone();
+        let config = config()?;
         let model = config.model();
         let mut made = vec![Made::Dir];
         if model.rootfs.managed {
@@ -112,7 +137,7 @@ impl Container {
         // lxc-destroy…) instead of leaving a container with half a rootfs.
         let tx = Transaction::begin_with(&dir, made)?;
         crate::failpoint!("destroy.marked");
-        drop_rdepend(&dir, self.lxcpath(), self.name());
+        drop_rdepend(&dir, lxcpath, name);
         crate::failpoint!("destroy.rdepend");
         tx.rollback()
     }
@@ -121,11 +146,16 @@ impl Container {
     /// something we may not talk to holds its socket (a monitor we are not allowed to use,
     /// or a squatter), or when LXC's own monitor runs it.
     pub fn is_running(&self) -> bool {
+        Self::running_at(self.lxcpath(), self.name())
+    }
+
+    /// [`Container::is_running`] of container `name` in `lxcpath`.
+    fn running_at(lxcpath: &Path, name: &str) -> bool {
         use crate::commands::{Client, CommandError};
-        match Client::connect(self.lxcpath(), self.name()) {
+        match Client::connect(lxcpath, name) {
             Ok(Some(_)) => true,
             Err(CommandError::Denied { .. } | CommandError::Impostor { .. }) => true,
-            Ok(None) | Err(_) => crate::commands::lxc::probe(self.lxcpath(), self.name()).is_some(),
+            Ok(None) | Err(_) => crate::commands::lxc::probe(lxcpath, name).is_some(),
         }
     }
 }

@@ -17,7 +17,7 @@ mod snapshot;
 pub use copy::{random_name, CloneOptions};
 pub use create::CreateOptions;
 pub use destroy::{dependents, snapshots, RDEPENDS_FILE, SNAPSHOTS_FILE};
-pub use runtime::{blocks_signal, halt_signal, monitor_binary, Started};
+pub use runtime::{blocks_signal, halt_signal, monitor_binary, print_start_failed, Started};
 pub use snapshot::SnapshotInfo;
 
 /// A container, named in an lxcpath. Cheap to make; nothing is read until asked.

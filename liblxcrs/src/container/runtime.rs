@@ -35,6 +35,19 @@ pub(crate) fn running_under_lxc(name: &str, lxc: &crate::commands::peer::PeerCre
     )
 }
 
+/// The lines `lxc-start` prints after the error of a failed start of `name`, as LXC's
+/// does. Printed by `lxc-start` when the start fails in it or behind it (daemonized), and
+/// by the monitor when the start fails in the foreground, where `lxc-start` exec'd it.
+pub fn print_start_failed(name: &str, foreground: bool) {
+    eprintln!("lxc-start: {name}: The container failed to start");
+    if !foreground {
+        eprintln!("lxc-start: {name}: To get more details, run the container in foreground mode");
+    }
+    eprintln!(
+        "lxc-start: {name}: Additional information can be obtained by setting the --logfile and --logpriority options"
+    );
+}
+
 /// Where the monitor binary is: next to the running binary (`/proc/self/exe`), else
 /// `$LXCRS_MONITOR`, else the first `lxcrs-monitor` in `$PATH`. As root the last two are
 /// honoured only for root-owned paths nobody else can write ([`crate::paths::trusted_env_path`]),

@@ -17,6 +17,31 @@ pub(super) struct Peer {
     pub output: OwnedFd,
 }
 
+impl Peer {
+    /// The foreground terminal: stdin/stdout of the monitor.
+    pub fn foreground() -> Option<Peer> {
+        let input = std::io::stdin().as_fd().try_clone_to_owned().ok();
+        let output = std::io::stdout().as_fd().try_clone_to_owned().ok()?;
+        Some(Peer { input, output })
+    }
+}
+
+/// A container tty (`lxc.tty.max`) and the connection holding it, if any.
+#[derive(Debug)]
+pub(super) struct TtySlot {
+    pub master: OwnedFd,
+    pub holder: Option<u64>,
+}
+
+/// A new fd on the slave side of pty `master` (TIOCGPTPEER), not our controlling tty.
+pub(super) fn open_peer(master: &OwnedFd) -> Option<OwnedFd> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER on a pty master fd we own; it returns a new fd or -1.
+    let fd = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
+    // SAFETY: a fresh fd from the kernel, owned by nobody else.
+    (fd >= 0).then(|| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
 /// Console state of one container run.
 #[derive(Debug, Default)]
 pub(super) struct Console {

@@ -7,9 +7,15 @@
 //! `lxc-start` passes [`StartOptions`] over the status socket (fd 3) and reads back a
 //! [`StartStatus`] once the container is RUNNING or has failed.
 //!
+//! The files, each using only those below it: `run` (the [`Monitor`](run::Monitor) and
+//! its lifecycle) and `server` (its answers to the command socket, on it); then
+//! `payload` (the config and the container's cgroups and init), `conn` (a client's
+//! queue), `console`, `memory` and `error`.
+//!
 //! [`StartOptions`]: crate::commands::options::StartOptions
 //! [`StartStatus`]: crate::commands::options::StartStatus
 
+mod conn;
 mod console;
 mod error;
 mod memory;
@@ -50,7 +56,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         &status,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     );
-    run::run(
+    run::Monitor::run(
         PathBuf::from(lxcpath),
         name.to_string_lossy().into_owned(),
         status,
@@ -58,3 +64,65 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
 }
 
 pub(crate) use crate::sys::pidfd::send_signal;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// The monitor's files and the siblings each one names (`super::x`, `crate::monitor::x`).
+    fn sibling_uses() -> BTreeMap<String, BTreeSet<String>> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/monitor");
+        let files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()?
+                    .strip_suffix(".rs")
+                    .map(String::from)
+            })
+            .filter(|f| f != "mod")
+            .collect();
+        let mut uses = BTreeMap::new();
+        for f in &files {
+            let text = std::fs::read_to_string(dir.join(format!("{f}.rs"))).unwrap();
+            let named: BTreeSet<String> = files
+                .iter()
+                .filter(|g| *g != f)
+                .filter(|g| {
+                    [format!("super::{g}"), format!("crate::monitor::{g}")]
+                        .iter()
+                        .any(|p| {
+                            text.match_indices(p.as_str()).any(|(i, _)| {
+                                !text[i + p.len()..]
+                                    .starts_with(|c: char| c.is_alphanumeric() || c == '_')
+                            })
+                        })
+                })
+                .cloned()
+                .collect();
+            uses.insert(f.clone(), named);
+        }
+        uses
+    }
+
+    #[test]
+    fn no_file_uses_a_sibling_that_uses_it_back() {
+        let uses = sibling_uses();
+        assert!(uses["server"].contains("run"), "{uses:?}");
+        // Layered: no cycle of any length.
+        let mut done: BTreeSet<String> = BTreeSet::new();
+        while done.len() < uses.len() {
+            let next = uses
+                .iter()
+                .find(|(f, deps)| !done.contains(*f) && deps.iter().all(|d| done.contains(d)))
+                .map(|(f, _)| f.clone());
+            match next {
+                Some(f) => {
+                    done.insert(f);
+                }
+                None => panic!("files of monitor/ use each other in a cycle: {uses:?}"),
+            }
+        }
+    }
+}

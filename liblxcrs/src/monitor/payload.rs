@@ -1,7 +1,8 @@
-//! The monitor's use of the other modules: the config, the cgroups, the start sequence
-//! and the hooks. Errors become the plain text lxc-start prints.
+//! What the monitor runs: the config as loaded ([`Loaded`]: file, `-s` defines, its
+//! hooks), and the container's cgroups and init ([`Payload`]: created, spawned, signalled,
+//! torn down). Errors become the plain text lxc-start prints.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use lxcrs_config::{Config, ContainerConfig};
@@ -9,7 +10,6 @@ use nix::unistd::Pid;
 
 use super::console::Peer;
 use super::error::MonitorError;
-use super::run::{Monitor, TtySlot};
 use crate::cgroups::{CgroupLayout, CgroupManager, Cgroups, Placement, DEFAULT_TIMEOUT};
 use crate::commands::options::StartOptions;
 use crate::console::ConsoleLog;
@@ -21,43 +21,40 @@ pub(super) struct Loaded {
     pub config_path: PathBuf,
 }
 
-pub(super) fn load(
-    lxcpath: &Path,
-    name: &str,
-    opts: &StartOptions,
-) -> Result<Loaded, MonitorError> {
-    let config_path = opts
-        .rcfile
-        .clone()
-        .unwrap_or_else(|| lxcpath.join(name).join("config"));
-    if !config_path.exists() {
-        return Err(if opts.rcfile.is_some() {
-            MonitorError::NoRcfile(config_path)
-        } else {
-            MonitorError::NotDefined {
-                name: name.to_string(),
-                lxcpath: lxcpath.to_path_buf(),
-                config: config_path,
-            }
-        });
-    }
-    let mut config = Config::load(&config_path)?;
-    for (k, v) in &opts.defines {
-        config
-            .set_item(k, v)
-            .map_err(|source| MonitorError::Define {
-                key: k.clone(),
-                value: v.clone(),
-                source: Box::new(source),
-            })?;
-    }
-    Ok(Loaded {
-        config,
-        config_path,
-    })
-}
-
 impl Loaded {
+    /// The config file (`-f`, else the container's), with the `-s` defines applied.
+    pub fn load(lxcpath: &Path, name: &str, opts: &StartOptions) -> Result<Loaded, MonitorError> {
+        let config_path = opts
+            .rcfile
+            .clone()
+            .unwrap_or_else(|| lxcpath.join(name).join("config"));
+        if !config_path.exists() {
+            return Err(if opts.rcfile.is_some() {
+                MonitorError::NoRcfile(config_path)
+            } else {
+                MonitorError::NotDefined {
+                    name: name.to_string(),
+                    lxcpath: lxcpath.to_path_buf(),
+                    config: config_path,
+                }
+            });
+        }
+        let mut config = Config::load(&config_path)?;
+        for (k, v) in &opts.defines {
+            config
+                .set_item(k, v)
+                .map_err(|source| MonitorError::Define {
+                    key: k.clone(),
+                    value: v.clone(),
+                    source: Box::new(source),
+                })?;
+        }
+        Ok(Loaded {
+            config,
+            config_path,
+        })
+    }
+
     pub fn model(&self) -> &ContainerConfig {
         self.config.model()
     }
@@ -104,39 +101,58 @@ impl Loaded {
         let input = fd.try_clone().ok();
         Some(Peer { input, output: fd })
     }
-}
 
-/// The foreground terminal: stdin/stdout of the monitor.
-pub(super) fn foreground_peer() -> Option<Peer> {
-    let input = std::io::stdin().as_fd().try_clone_to_owned().ok();
-    let output = std::io::stdout().as_fd().try_clone_to_owned().ok()?;
-    Some(Peer { input, output })
-}
-
-/// The container's lock while it starts (LXC does not hold it once running), and the
-/// `partial` check: a container whose create never finished must not start.
-pub(super) fn lock_for_start(
-    lxcpath: &Path,
-    name: &str,
-) -> Result<Option<crate::lock::ContainerLock>, MonitorError> {
-    let lock = match crate::lock::lock(lxcpath, name, false) {
-        Ok(l) => l,
-        Err(crate::Error::Busy { name, holder }) => {
-            return Err(MonitorError::Busy { name, holder })
+    /// What init runs: the command line's, else `lxc.execute.cmd` (lxc-execute) or
+    /// `lxc.init.cmd`.
+    pub fn argv(&self, opts: &StartOptions) -> Result<Vec<String>, MonitorError> {
+        let model = self.model();
+        let argv = if !opts.argv.is_empty() {
+            opts.argv.clone()
+        } else if opts.execute {
+            model
+                .init
+                .execute_cmd
+                .as_ref()
+                .map(|c| c.argv.clone())
+                .unwrap_or_default()
+        } else {
+            model.init.argv()
+        };
+        if opts.execute && argv.is_empty() {
+            return Err(MonitorError::Message(
+                "no command to execute: give one after -- or set lxc.execute.cmd".into(),
+            ));
         }
-        Err(e) => return Err(e.into()),
-    };
-    // Under the lock: a container LXC's own monitor runs is not started a second time.
-    if let Some(lxc) = crate::commands::lxc::probe(lxcpath, name) {
-        return Err(crate::container::runtime::running_under_lxc(name, &lxc).into());
+        Ok(argv)
     }
-    if lxcpath.join(name).join("partial").exists() {
-        return Err(MonitorError::Partial {
-            name: name.to_string(),
-            marker: lxcpath.join(name).join("partial"),
-        });
+
+    /// `lxc.hook.stop`, with the namespaces of `payload`'s init still referenced.
+    /// Failures are reported in the monitor's stderr (the console log in the foreground)
+    /// and do not stop teardown.
+    pub fn stop_hook(&self, name: &str, payload: Option<&Payload>, reboot: bool) {
+        let mut ctx = HookContext::new(name, &self.config_path, self.model());
+        if let Some(init) = payload.and_then(|p| p.init.as_ref()) {
+            ctx = ctx
+                .with_pid(init.pid.as_raw())
+                .with_namespaces(&init.ns_fds);
+        }
+        let ctx = ctx.with_target(if reboot { "reboot" } else { "stop" });
+        if ctx.has(HookKind::Stop) {
+            if let Err(e) = start::hooks::run(HookKind::Stop, &ctx, &[]) {
+                eprintln!("lxcrs-monitor: {name}: {e}");
+            }
+        }
     }
-    Ok(Some(lock))
+
+    /// `lxc.hook.post-stop`; failures are reported as for [`Loaded::stop_hook`].
+    pub fn post_stop(&self, name: &str) {
+        let ctx = HookContext::new(name, &self.config_path, self.model());
+        if ctx.has(HookKind::PostStop) {
+            if let Err(e) = start::hooks::run(HookKind::PostStop, &ctx, &[]) {
+                eprintln!("lxcrs-monitor: {name}: {e}");
+            }
+        }
+    }
 }
 
 /// A container's cgroups and, while it runs, its init.
@@ -144,6 +160,13 @@ pub(super) struct Payload {
     pub cgroups: Cgroups,
     pub payload_created: bool,
     pub init: Option<Init>,
+}
+
+/// The pty masters of a new init, for the monitor to serve: the console's (none with
+/// `lxc.console.path = none`) and one per `lxc.tty.max`.
+pub(super) struct Ptys {
+    pub console: Option<OwnedFd>,
+    pub ttys: Vec<OwnedFd>,
 }
 
 pub(super) struct Init {
@@ -155,124 +178,69 @@ pub(super) struct Init {
     pub alive: bool,
 }
 
-/// Monitor cgroup (entered by the monitor itself, never frozen or limited) and payload.
-pub(super) fn prepare_cgroups(m: &mut Monitor) -> Result<(), MonitorError> {
-    let layout = CgroupLayout::detect_host()?;
-    let placement = if crate::paths::is_root() {
-        match std::fs::read_to_string("/proc/1/cgroup") {
-            Ok(t) => Placement::ProcCgroup(t),
-            Err(_) => Placement::Caller,
-        }
-    } else {
-        Placement::Caller
-    };
-    let mut cg = Cgroups::new(&layout, &m.name, &placement)?;
-    cg.create_monitor()?;
-    m.payload = Some(Payload {
-        cgroups: cg,
-        payload_created: false,
-        init: None,
-    });
-    Ok(())
-}
-
-/// Creates the payload cgroup (again, after a reboot) and runs the start sequence.
-pub(super) fn spawn(m: &mut Monitor) -> Result<(), MonitorError> {
-    let Some(p) = m.payload.as_mut() else {
-        return Err(MonitorError::Message("cgroups were not prepared".into()));
-    };
-    if !p.payload_created {
-        p.cgroups.create_payload()?;
-        p.payload_created = true;
-    }
-    let model = m.loaded.config.model();
-    let argv = if !m.opts.argv.is_empty() {
-        m.opts.argv.clone()
-    } else if m.opts.execute {
-        model
-            .init
-            .execute_cmd
-            .as_ref()
-            .map(|c| c.argv.clone())
-            .unwrap_or_default()
-    } else {
-        model.init.argv()
-    };
-    if m.opts.execute && argv.is_empty() {
-        return Err(MonitorError::Message(
-            "no command to execute: give one after -- or set lxc.execute.cmd".into(),
-        ));
-    }
-    let req = StartRequest {
-        name: &m.name,
-        lxcpath: &m.lxcpath,
-        config_path: &m.loaded.config_path,
-        config: model,
-        argv,
-        execute: m.opts.execute,
-        cgroups: &p.cgroups,
-        daemonized: !m.opts.foreground,
-    };
-    // Devices a killed monitor of this container left behind would clash by name.
-    if let Err(e) = start::net::cleanup_leftovers(&m.lxcpath, &m.name) {
-        eprintln!("lxcrs-monitor: {}: {e}", m.name);
-    }
-    let spawned = start::spawn(&req)?;
-    for fd in [spawned.console.as_ref()]
-        .into_iter()
-        .flatten()
-        .chain(spawned.ttys.iter())
-    {
-        let _ = nix::fcntl::fcntl(
-            fd,
-            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-        );
-    }
-    // Hold a slave fd of every pty: a master whose slaves are all closed reads EIO and
-    // polls HUP, so a getty restart or a console reopen would look like an end.
-    m.pty_peers = [spawned.console.as_ref()]
-        .into_iter()
-        .flatten()
-        .chain(spawned.ttys.iter())
-        .filter_map(open_peer)
-        .collect();
-    m.console.master = spawned.console;
-    m.ttys = spawned
-        .ttys
-        .into_iter()
-        .map(|master| TtySlot {
-            master,
-            holder: None,
-        })
-        .collect();
-    if m.opts.foreground {
-        if let (Some(master), Some(ws)) = (
-            &m.console.master,
-            crate::console::term::winsize(std::io::stdin().as_fd()),
-        ) {
-            crate::console::term::set_winsize(master.as_fd(), &ws);
-        }
-    }
-    p.init = Some(Init {
-        pid: spawned.pid,
-        pidfd: spawned.pidfd,
-        ns_fds: spawned.ns_fds,
-        network: Some(spawned.network),
-        alive: true,
-    });
-    Ok(())
-}
-
-/// A new fd on the slave side of pty `master` (TIOCGPTPEER), not our controlling tty.
-fn open_peer(master: &OwnedFd) -> Option<OwnedFd> {
-    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
-    // SAFETY: TIOCGPTPEER on a pty master fd we own; it returns a new fd or -1.
-    let fd = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
-    // SAFETY: a fresh fd from the kernel, owned by nobody else.
-    (fd >= 0).then(|| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
-}
-
 impl Payload {
+    /// The monitor cgroup (entered by the monitor itself, never frozen or limited) of
+    /// container `name`; the payload cgroup comes with [`Payload::spawn`].
+    pub fn prepare(name: &str) -> Result<Payload, MonitorError> {
+        let layout = CgroupLayout::detect_host()?;
+        let placement = if crate::paths::is_root() {
+            match std::fs::read_to_string("/proc/1/cgroup") {
+                Ok(t) => Placement::ProcCgroup(t),
+                Err(_) => Placement::Caller,
+            }
+        } else {
+            Placement::Caller
+        };
+        let mut cg = Cgroups::new(&layout, name, &placement)?;
+        cg.create_monitor()?;
+        Ok(Payload {
+            cgroups: cg,
+            payload_created: false,
+            init: None,
+        })
+    }
+
+    /// Creates the payload cgroup (again, after a reboot) and runs the start sequence;
+    /// init is then ours, and its pty masters the caller's.
+    pub fn spawn(
+        &mut self,
+        name: &str,
+        lxcpath: &Path,
+        loaded: &Loaded,
+        opts: &StartOptions,
+    ) -> Result<Ptys, MonitorError> {
+        if !self.payload_created {
+            self.cgroups.create_payload()?;
+            self.payload_created = true;
+        }
+        let req = StartRequest {
+            name,
+            lxcpath,
+            config_path: &loaded.config_path,
+            config: loaded.model(),
+            argv: loaded.argv(opts)?,
+            execute: opts.execute,
+            cgroups: &self.cgroups,
+            daemonized: !opts.foreground,
+        };
+        // Devices a killed monitor of this container left behind would clash by name.
+        if let Err(e) = start::net::cleanup_leftovers(lxcpath, name) {
+            eprintln!("lxcrs-monitor: {name}: {e}");
+        }
+        let spawned = start::spawn(&req)?;
+        self.init = Some(Init {
+            pid: spawned.pid,
+            pidfd: spawned.pidfd,
+            ns_fds: spawned.ns_fds,
+            network: Some(spawned.network),
+            alive: true,
+        });
+        Ok(Ptys {
+            console: spawned.console,
+            ttys: spawned.ttys,
+        })
+    }
+
     pub fn pid(&self) -> Option<Pid> {
         self.init.as_ref().filter(|i| i.alive).map(|i| i.pid)
     }
@@ -341,6 +309,36 @@ impl Payload {
         self.init = None;
     }
 
+    /// Removes the payload cgroup, if made (the monitor cgroup goes last, see
+    /// [`Payload::remove_monitor_cgroup`]).
+    pub fn remove_payload_cgroup(&mut self) -> crate::cgroups::Result<()> {
+        if self.payload_created {
+            self.cgroups.remove_payload()?;
+            self.payload_created = false;
+        }
+        Ok(())
+    }
+
+    /// The monitor's own cgroup, last of all, after STOPPED went out: leaving it costs the
+    /// kernel's threadgroup lock on cgroup2 (a grace period, see `cgroups::SelfEntry`) that
+    /// no client needs to wait for. A new monitor for this container meanwhile takes
+    /// another name and removes this one if it is still there.
+    pub fn remove_monitor_cgroup(mut self) -> crate::cgroups::Result<()> {
+        self.cgroups.remove_monitor(Some(nix::unistd::getpid()))
+    }
+
+    /// The payload and monitor cgroup paths as `KEY:/path` lines (see [`crate::cgroups::CgroupPaths`]).
+    pub fn cgroup_paths(&self) -> (Vec<String>, Vec<String>) {
+        let lines = |r: crate::cgroups::Result<crate::cgroups::CgroupPaths>| -> Vec<String> {
+            r.map(|p| p.to_string().lines().map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        (
+            lines(self.cgroups.payload_paths()),
+            lines(self.cgroups.monitor_paths()),
+        )
+    }
+
     /// Runtime facts that override the config file in `get_running_config_item`: the
     /// host name of a veth pair (`lxc.net.N.veth.pair`) that the start generated.
     pub fn runtime_item(&self, key: &str) -> Option<String> {
@@ -353,89 +351,5 @@ impl Payload {
             "veth.pair" => nic.host_ifname.clone(),
             _ => None,
         }
-    }
-}
-
-fn hook_context(m: &Monitor) -> HookContext {
-    let mut ctx = HookContext::new(&m.name, &m.loaded.config_path, m.loaded.model());
-    if let Some(init) = m.payload.as_ref().and_then(|p| p.init.as_ref()) {
-        ctx = ctx
-            .with_pid(init.pid.as_raw())
-            .with_namespaces(&init.ns_fds);
-    }
-    ctx
-}
-
-/// `lxc.hook.stop`, with init's namespaces still referenced. Failures are reported in
-/// the monitor's stderr (the console log in the foreground) and do not stop teardown.
-pub(super) fn stop_hook(m: &Monitor, reboot: bool) {
-    let ctx = hook_context(m).with_target(if reboot { "reboot" } else { "stop" });
-    if ctx.has(HookKind::Stop) {
-        if let Err(e) = start::hooks::run(HookKind::Stop, &ctx, &[]) {
-            eprintln!("lxcrs-monitor: {}: {e}", m.name);
-        }
-    }
-}
-
-pub(super) fn post_stop(m: &Monitor) {
-    let ctx = HookContext::new(&m.name, &m.loaded.config_path, m.loaded.model());
-    if ctx.has(HookKind::PostStop) {
-        if let Err(e) = start::hooks::run(HookKind::PostStop, &ctx, &[]) {
-            eprintln!("lxcrs-monitor: {}: {e}", m.name);
-        }
-    }
-}
-
-/// Removes the payload cgroup (the monitor cgroup goes last, see [`remove_monitor_cgroup`]).
-pub(super) fn remove_payload_cgroup(m: &mut Monitor) {
-    let Some(p) = m.payload.as_mut() else { return };
-    if p.payload_created {
-        match p.cgroups.remove_payload() {
-            Ok(()) => p.payload_created = false,
-            Err(e) => eprintln!("lxcrs-monitor: {}: {e}", m.name),
-        }
-    }
-}
-
-/// The monitor's own cgroup, last of all, after STOPPED went out: leaving it costs the
-/// kernel's threadgroup lock on cgroup2 (a grace period, see `cgroups::SelfEntry`) that
-/// no client needs to wait for. A new monitor for this container meanwhile takes
-/// another name and removes this one if it is still there.
-pub(super) fn remove_monitor_cgroup(m: &mut Monitor) {
-    let Some(mut p) = m.payload.take() else {
-        return;
-    };
-    if let Err(e) = p.cgroups.remove_monitor(Some(nix::unistd::getpid())) {
-        eprintln!("lxcrs-monitor: {}: {e}", m.name);
-    }
-}
-
-/// The payload and monitor cgroup paths as `KEY:/path` lines (see [`crate::cgroups::CgroupPaths`]).
-pub(super) fn cgroup_paths(m: &Monitor) -> (Vec<String>, Vec<String>) {
-    let lines = |r: crate::cgroups::Result<crate::cgroups::CgroupPaths>| -> Vec<String> {
-        r.map(|p| p.to_string().lines().map(str::to_string).collect())
-            .unwrap_or_default()
-    };
-    match &m.payload {
-        Some(p) => (
-            lines(p.cgroups.payload_paths()),
-            lines(p.cgroups.monitor_paths()),
-        ),
-        None => (Vec::new(), Vec::new()),
-    }
-}
-
-/// `lxc.ephemeral = 1`: the container goes away with its stop (not a `-f` rcfile run:
-/// there is no container directory of ours to remove).
-pub(super) fn destroy_ephemeral(m: &Monitor) {
-    if m.opts.rcfile.is_some() {
-        return;
-    }
-    let res = crate::Container::new(&m.name, Some(&m.lxcpath)).and_then(|mut c| c.destroy(false));
-    if let Err(e) = res {
-        eprintln!(
-            "lxcrs-monitor: {}: failed to destroy the ephemeral container: {e}",
-            m.name
-        );
     }
 }

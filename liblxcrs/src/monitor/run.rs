@@ -1,5 +1,7 @@
-//! The monitor's life: read the start options, daemonize, claim the command socket,
-//! start the container, serve until init exits, tear down; restart in place on reboot.
+//! The monitor and its life: read the start options, daemonize, claim the command socket,
+//! lock the container, start it, serve until init exits, tear down; restart in place on
+//! reboot. [`Monitor`] is what it tracks; `server` answers the command socket's clients
+//! on it.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
@@ -12,41 +14,21 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{bind, listen, Backlog};
 use nix::sys::wait::{waitpid, WaitStatus};
 
-use super::console::{Console, Peer};
+use super::conn::{spare_fd, Conn};
+use super::console::{open_peer, Console, Peer, TtySlot};
 use super::error::MonitorError;
-use super::payload::{self, Payload};
+use super::payload::{Loaded, Payload, Ptys};
 use crate::commands::options::{StartOptions, StartStatus};
 use crate::commands::socket as cmdsock;
 use crate::commands::state::State;
 use crate::console::RawMode;
-
-/// A client connection to the command socket.
-#[derive(Debug)]
-pub(super) struct Conn {
-    pub id: u64,
-    pub fd: OwnedFd,
-    /// Set once the client sent `add_state_client`.
-    pub subscribed: Option<crate::commands::state::StateSet>,
-    /// Answers and state changes the client has not taken yet, and their size.
-    pub out: std::collections::VecDeque<(Vec<u8>, Option<OwnedFd>)>,
-    pub out_bytes: usize,
-    /// Since when the client's socket has been full (see `server::STALL_LIMIT`).
-    pub stalled_since: Option<Instant>,
-}
-
-/// A container tty (`lxc.tty.max`) and the connection holding it, if any.
-#[derive(Debug)]
-pub(super) struct TtySlot {
-    pub master: OwnedFd,
-    pub holder: Option<u64>,
-}
 
 /// Everything the monitor tracks.
 pub(super) struct Monitor {
     pub lxcpath: PathBuf,
     pub name: String,
     pub opts: StartOptions,
-    pub loaded: payload::Loaded,
+    pub loaded: Loaded,
     pub state: State,
     pub listener: Option<OwnedFd>,
     pub conns: Vec<Conn>,
@@ -54,7 +36,7 @@ pub(super) struct Monitor {
     pub payload: Option<Payload>,
     pub console: Console,
     pub ttys: Vec<TtySlot>,
-    /// Slave fds we hold on the console and ttys (see `payload::spawn`).
+    /// Slave fds we hold on the console and ttys (see [`Monitor::hold_ptys`]).
     pub pty_peers: Vec<OwnedFd>,
     /// The start sequence ran (post-stop hooks are due), and it succeeded at least once
     /// (an ephemeral container may be destroyed).
@@ -95,162 +77,11 @@ fn handled_set() -> SigSet {
     s
 }
 
-pub(super) fn report(status: &Option<OwnedFd>, st: &StartStatus) {
+fn report(status: &Option<OwnedFd>, st: &StartStatus) {
     if let Some(fd) = status {
         // The starter may have gone (foreground exec, ^C): nothing to do about it.
         let _ = cmdsock::send(fd.as_fd(), &st.encode(), &[]);
     }
-}
-
-/// The whole monitor; returns the process exit code.
-pub(super) fn run(lxcpath: PathBuf, name: String, status: OwnedFd) -> i32 {
-    let mut buf = vec![0u8; 64 * 1024];
-    let opts = match cmdsock::recv(status.as_fd(), &mut buf) {
-        Ok(Some((n, _))) => match StartOptions::decode(&buf[..n]) {
-            Ok(o) => o,
-            Err(e) => {
-                report(
-                    &Some(status),
-                    &StartStatus::Failed {
-                        msg: format!("bad start options: {e}"),
-                    },
-                );
-                return 1;
-            }
-        },
-        _ => return 1,
-    };
-    drop(buf);
-    let status = Some(status);
-    crate::failpoint!("monitor.options");
-
-    // A session of our own now; the fork that leaves lxc-start comes once the monitor
-    // cgroup exists, so that the monitor is born in it (see `Monitor::lifetime`).
-    if !opts.foreground {
-        if let Err(e) = nix::unistd::setsid() {
-            report(
-                &status,
-                &StartStatus::Failed {
-                    msg: format!("failed to daemonize the monitor: setsid: {e}"),
-                },
-            );
-            return 1;
-        }
-    }
-
-    // Binding the abstract address is the "is it running" mutex: a second monitor for the
-    // same container gets EADDRINUSE and reports "already running".
-    let listener = match bind_command_socket(&lxcpath, &name) {
-        Ok(l) => l,
-        Err(Errno::EADDRINUSE) => {
-            // Only a monitor run by root or the lxcpath's owner means "already running";
-            // anybody else holding the name is a squatter, and the start fails loudly.
-            return match crate::commands::Client::connect(&lxcpath, &name) {
-                Ok(Some(_)) | Ok(None) => {
-                    report(&status, &StartStatus::AlreadyRunning);
-                    0
-                }
-                Err(e) => {
-                    let msg = format!("cannot claim the command socket of {name}: {e}");
-                    if opts.foreground {
-                        eprintln!("lxc-start: {name}: {msg}");
-                    }
-                    report(&status, &StartStatus::Failed { msg });
-                    1
-                }
-            };
-        }
-        Err(e) => {
-            report(
-                &status,
-                &StartStatus::Failed {
-                    msg: format!("failed to create the command socket: {e}"),
-                },
-            );
-            return 1;
-        }
-    };
-
-    crate::failpoint!("monitor.bound");
-    let loaded = match payload::load(&lxcpath, &name, &opts) {
-        Ok(l) => l,
-        Err(e) => {
-            report(&status, &StartStatus::Failed { msg: e.to_string() });
-            return 1;
-        }
-    };
-    let trust = crate::commands::peer::Trust::for_lxcpath(&lxcpath);
-    let mut m = Monitor {
-        trust,
-        own_uid: nix::unistd::geteuid().as_raw(),
-        spare: super::server::spare_fd(),
-        lock: None,
-        lxcpath,
-        name,
-        opts,
-        loaded,
-        state: State::Stopped,
-        listener: Some(listener),
-        conns: Vec::new(),
-        next_conn: 0,
-        payload: None,
-        console: Console::default(),
-        ttys: Vec::new(),
-        pty_peers: Vec::new(),
-        spawn_attempted: false,
-        ran: false,
-        stale_swept: false,
-        status,
-    };
-    m.lifetime()
-}
-
-/// The second fork away from lxc-start (`run` made the session): reparented to init (or
-/// a subreaper), cwd `/`, and, with `cgroup` (the monitor's cgroup2 directory), born in
-/// that cgroup. Returns whether it was. lxc-start already gave us /dev/null stdio.
-fn daemonize(cgroup: Option<&std::path::Path>) -> Result<bool, MonitorError> {
-    let dir = match cgroup {
-        Some(d) => Some(
-            nix::fcntl::open(
-                d,
-                nix::fcntl::OFlag::O_RDONLY
-                    | nix::fcntl::OFlag::O_DIRECTORY
-                    | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-            .map_err(|e| {
-                MonitorError::sys(format!("open the monitor cgroup {}", d.display()), e)
-            })?,
-        ),
-        None => None,
-    };
-    let none = nix::sched::CloneFlags::empty();
-    let mut cloned = crate::start::clone3(none, dir.as_ref());
-    let mut placed = dir.is_some();
-    if dir.is_some() && matches!(cloned, Err(e) if crate::cgroups::clone_into_refused(e)) {
-        cloned = crate::start::clone3(none, None);
-        placed = false;
-    }
-    match cloned.map_err(|e| MonitorError::sys("fork", e))? {
-        // SAFETY: _exit skips destructors the child still needs (fds shared with it, the
-        // cgroups it now owns).
-        crate::start::Cloned::Parent { .. } => unsafe { libc::_exit(0) },
-        crate::start::Cloned::Child => {}
-    }
-    nix::unistd::chdir("/").map_err(|e| MonitorError::sys("chdir /", e))?;
-    Ok(placed)
-}
-
-fn bind_command_socket(lxcpath: &std::path::Path, name: &str) -> Result<OwnedFd, Errno> {
-    let addr = cmdsock::command_addr(lxcpath, name).map_err(|_| Errno::ENAMETOOLONG)?;
-    let fd = cmdsock::seqpacket().map_err(|_| Errno::EMFILE)?;
-    bind(fd.as_raw_fd(), &addr)?;
-    listen(&fd, Backlog::new(64).unwrap_or(Backlog::MAXCONN))?;
-    nix::fcntl::fcntl(
-        &fd,
-        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-    )?;
-    Ok(fd)
 }
 
 /// Quiet time after the last request before the monitor sheds the pages it touched.
@@ -263,12 +94,115 @@ enum Ended {
 }
 
 impl Monitor {
+    /// The whole monitor; returns the process exit code.
+    pub(super) fn run(lxcpath: PathBuf, name: String, status: OwnedFd) -> i32 {
+        let mut buf = vec![0u8; 64 * 1024];
+        let opts = match cmdsock::recv(status.as_fd(), &mut buf) {
+            Ok(Some((n, _))) => match StartOptions::decode(&buf[..n]) {
+                Ok(o) => o,
+                Err(e) => {
+                    report(
+                        &Some(status),
+                        &StartStatus::Failed {
+                            msg: format!("bad start options: {e}"),
+                        },
+                    );
+                    return 1;
+                }
+            },
+            _ => return 1,
+        };
+        drop(buf);
+        let status = Some(status);
+        crate::failpoint!("monitor.options");
+
+        // A session of our own now; the fork that leaves lxc-start comes once the monitor
+        // cgroup exists, so that the monitor is born in it (see `Monitor::lifetime`).
+        if !opts.foreground {
+            if let Err(e) = nix::unistd::setsid() {
+                report(
+                    &status,
+                    &StartStatus::Failed {
+                        msg: format!("failed to daemonize the monitor: setsid: {e}"),
+                    },
+                );
+                return 1;
+            }
+        }
+
+        // Binding the abstract address is the "is it running" mutex: a second monitor for the
+        // same container gets EADDRINUSE and reports "already running".
+        let listener = match bind_command_socket(&lxcpath, &name) {
+            Ok(l) => l,
+            Err(Errno::EADDRINUSE) => {
+                // Only a monitor run by root or the lxcpath's owner means "already running";
+                // anybody else holding the name is a squatter, and the start fails loudly.
+                return match crate::commands::Client::connect(&lxcpath, &name) {
+                    Ok(Some(_)) | Ok(None) => {
+                        report(&status, &StartStatus::AlreadyRunning);
+                        0
+                    }
+                    Err(e) => {
+                        let msg = format!("cannot claim the command socket of {name}: {e}");
+                        if opts.foreground {
+                            eprintln!("lxc-start: {name}: {msg}");
+                        }
+                        report(&status, &StartStatus::Failed { msg });
+                        1
+                    }
+                };
+            }
+            Err(e) => {
+                report(
+                    &status,
+                    &StartStatus::Failed {
+                        msg: format!("failed to create the command socket: {e}"),
+                    },
+                );
+                return 1;
+            }
+        };
+
+        crate::failpoint!("monitor.bound");
+        let loaded = match Loaded::load(&lxcpath, &name, &opts) {
+            Ok(l) => l,
+            Err(e) => {
+                report(&status, &StartStatus::Failed { msg: e.to_string() });
+                return 1;
+            }
+        };
+        let trust = crate::commands::peer::Trust::for_lxcpath(&lxcpath);
+        let mut m = Monitor {
+            trust,
+            own_uid: nix::unistd::geteuid().as_raw(),
+            spare: spare_fd(),
+            lock: None,
+            lxcpath,
+            name,
+            opts,
+            loaded,
+            state: State::Stopped,
+            listener: Some(listener),
+            conns: Vec::new(),
+            next_conn: 0,
+            payload: None,
+            console: Console::default(),
+            ttys: Vec::new(),
+            pty_peers: Vec::new(),
+            spawn_attempted: false,
+            ran: false,
+            stale_swept: false,
+            status,
+        };
+        m.lifetime()
+    }
+
     /// Start, serve, tear down, maybe reboot; returns the exit code.
     fn lifetime(&mut self) -> i32 {
         // Foreground: the user's terminal becomes the console peer, in raw mode.
         let stdin = std::io::stdin();
         let _raw: Option<RawMode<'_>> = if self.opts.foreground {
-            self.console.peer = payload::foreground_peer();
+            self.console.peer = Peer::foreground();
             RawMode::enter(stdin.as_fd())
         } else {
             self.console.peer = self.loaded.console_device_peer();
@@ -282,12 +216,9 @@ impl Monitor {
             return 1;
         }
         crate::failpoint!("monitor.cgroups");
-        match payload::lock_for_start(&self.lxcpath, &self.name) {
-            Ok(l) => self.lock = l,
-            Err(msg) => {
-                self.fail_start(msg);
-                return 1;
-            }
+        if let Err(msg) = self.lock_for_start() {
+            self.fail_start(msg);
+            return 1;
         }
 
         crate::failpoint!("monitor.locked");
@@ -307,7 +238,7 @@ impl Monitor {
             // init must not inherit our blocked signals.
             let _ = sigs.thread_unblock();
             self.spawn_attempted = true;
-            let spawned = payload::spawn(self);
+            let spawned = self.spawn();
             let _ = sigs.thread_block();
             if let Err(msg) = spawned {
                 self.fail_start(msg);
@@ -347,11 +278,7 @@ impl Monitor {
     /// monitor moves itself into the v1 hierarchies, both without the kernel's slow
     /// migration path (`cgroups::SelfEntry`). Then the pid file, with the final pid.
     fn enter_own_cgroup(&mut self) -> Result<(), MonitorError> {
-        payload::prepare_cgroups(self)?;
-        let Some(p) = &self.payload else {
-            return Err(MonitorError::Message("cgroups were not prepared".into()));
-        };
-        let cgroups = &p.cgroups;
+        let cgroups = &self.payload.insert(Payload::prepare(&self.name)?).cgroups;
         let placed = if self.opts.foreground {
             false
         } else {
@@ -382,6 +309,77 @@ impl Monitor {
         Ok(())
     }
 
+    /// Takes the container's lock, held until the container is torn down (see
+    /// [`Monitor::lock`]), and checks under it that the container may start: LXC's own
+    /// monitor does not run it, and its create finished (no `partial` marker).
+    fn lock_for_start(&mut self) -> Result<(), MonitorError> {
+        let (lxcpath, name) = (&self.lxcpath, &self.name);
+        let lock = match crate::lock::lock(lxcpath, name, false) {
+            Ok(l) => l,
+            Err(crate::Error::Busy { name, holder }) => {
+                return Err(MonitorError::Busy { name, holder })
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // Under the lock: a container LXC's own monitor runs is not started a second time.
+        if let Some(lxc) = crate::commands::lxc::probe(lxcpath, name) {
+            return Err(crate::container::runtime::running_under_lxc(name, &lxc).into());
+        }
+        if lxcpath.join(name).join("partial").exists() {
+            return Err(MonitorError::Partial {
+                name: name.to_string(),
+                marker: lxcpath.join(name).join("partial"),
+            });
+        }
+        self.lock = Some(lock);
+        Ok(())
+    }
+
+    /// Starts init in the payload cgroup, and serves its console and ttys.
+    fn spawn(&mut self) -> Result<(), MonitorError> {
+        let Some(p) = self.payload.as_mut() else {
+            return Err(MonitorError::Message("cgroups were not prepared".into()));
+        };
+        let ptys = p.spawn(&self.name, &self.lxcpath, &self.loaded, &self.opts)?;
+        self.hold_ptys(ptys);
+        Ok(())
+    }
+
+    /// Takes the pty masters of a new init: non-blocking, each with a slave fd of ours.
+    fn hold_ptys(&mut self, ptys: Ptys) {
+        for fd in ptys.console.iter().chain(ptys.ttys.iter()) {
+            let _ = nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+            );
+        }
+        // Hold a slave fd of every pty: a master whose slaves are all closed reads EIO and
+        // polls HUP, so a getty restart or a console reopen would look like an end.
+        self.pty_peers = ptys
+            .console
+            .iter()
+            .chain(ptys.ttys.iter())
+            .filter_map(open_peer)
+            .collect();
+        self.console.master = ptys.console;
+        self.ttys = ptys
+            .ttys
+            .into_iter()
+            .map(|master| TtySlot {
+                master,
+                holder: None,
+            })
+            .collect();
+        if self.opts.foreground {
+            if let (Some(master), Some(ws)) = (
+                &self.console.master,
+                crate::console::term::winsize(std::io::stdin().as_fd()),
+            ) {
+                crate::console::term::set_winsize(master.as_fd(), &ws);
+            }
+        }
+    }
+
     /// A failed start: tear down what exists, report the error, end STOPPED.
     fn fail_start(&mut self, err: MonitorError) {
         if self.state == State::Starting {
@@ -410,11 +408,7 @@ impl Monitor {
             };
             eprintln!("{tool}: {}: {msg}", self.name);
             if !self.opts.execute {
-                eprintln!("{tool}: {}: The container failed to start", self.name);
-                eprintln!(
-                    "{tool}: {}: Additional information can be obtained by setting the --logfile and --logpriority options",
-                    self.name
-                );
+                crate::container::print_start_failed(&self.name, true);
             }
         } else {
             report(&status, &StartStatus::Failed { msg });
@@ -430,13 +424,13 @@ impl Monitor {
         }
         self.listener = None;
         if self.spawn_attempted {
-            payload::post_stop(self);
+            self.loaded.post_stop(&self.name);
         }
         // The container is down: destroy (and the ephemeral destroy below) may go on.
         self.lock = None;
         // Never for a start that failed: that could be a lock held by another command.
         if self.ran && self.loaded.ephemeral() {
-            payload::destroy_ephemeral(self);
+            self.destroy_ephemeral();
         }
         if let Some(p) = &self.opts.pidfile {
             let _ = std::fs::remove_file(p);
@@ -444,8 +438,27 @@ impl Monitor {
         // Everything a client can see is done: open connections (lxc-stop, lxc-wait) see
         // EOF now, before the monitor leaves its own cgroup, which no client waits for.
         self.conns.clear();
-        payload::remove_monitor_cgroup(self);
+        // The monitor's own cgroup, last of all (see `Payload::remove_monitor_cgroup`).
+        if let Some(p) = self.payload.take() {
+            if let Err(e) = p.remove_monitor_cgroup() {
+                eprintln!("lxcrs-monitor: {}: {e}", self.name);
+            }
+        }
         crate::failpoint!("monitor.clients_closed");
+    }
+
+    /// `lxc.ephemeral = 1`: the container goes away with its stop (not a `-f` rcfile run:
+    /// there is no container directory of ours to remove).
+    fn destroy_ephemeral(&self) {
+        if self.opts.rcfile.is_some() {
+            return;
+        }
+        if let Err(e) = crate::Container::destroy_defined(&self.lxcpath, &self.name, false) {
+            eprintln!(
+                "lxcrs-monitor: {}: failed to destroy the ephemeral container: {e}",
+                self.name
+            );
+        }
     }
 
     /// Removes the monitor cgroups earlier runs of this container left behind (a killed
@@ -675,7 +688,8 @@ impl Monitor {
     /// or before a reboot's restart).
     fn teardown(&mut self, reboot: bool) {
         if self.spawn_attempted {
-            payload::stop_hook(self, reboot);
+            self.loaded
+                .stop_hook(&self.name, self.payload.as_ref(), reboot);
         }
         if let Some(mut p) = self.payload.take() {
             if let Err(e) = p.teardown_network() {
@@ -689,12 +703,64 @@ impl Monitor {
         self.console.close_pty();
         self.ttys.clear();
         self.pty_peers.clear();
-        payload::remove_payload_cgroup(self);
+        if let Some(p) = self.payload.as_mut() {
+            if let Err(e) = p.remove_payload_cgroup() {
+                eprintln!("lxcrs-monitor: {}: {e}", self.name);
+            }
+        }
         crate::failpoint!("monitor.payload_removed");
         if reboot {
-            payload::post_stop(self);
+            self.loaded.post_stop(&self.name);
         }
     }
+}
+
+/// The second fork away from lxc-start (`run` made the session): reparented to init (or
+/// a subreaper), cwd `/`, and, with `cgroup` (the monitor's cgroup2 directory), born in
+/// that cgroup. Returns whether it was. lxc-start already gave us /dev/null stdio.
+fn daemonize(cgroup: Option<&std::path::Path>) -> Result<bool, MonitorError> {
+    let dir = match cgroup {
+        Some(d) => Some(
+            nix::fcntl::open(
+                d,
+                nix::fcntl::OFlag::O_RDONLY
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(|e| {
+                MonitorError::sys(format!("open the monitor cgroup {}", d.display()), e)
+            })?,
+        ),
+        None => None,
+    };
+    let none = nix::sched::CloneFlags::empty();
+    let mut cloned = crate::start::clone3(none, dir.as_ref());
+    let mut placed = dir.is_some();
+    if dir.is_some() && matches!(cloned, Err(e) if crate::cgroups::clone_into_refused(e)) {
+        cloned = crate::start::clone3(none, None);
+        placed = false;
+    }
+    match cloned.map_err(|e| MonitorError::sys("fork", e))? {
+        // SAFETY: _exit skips destructors the child still needs (fds shared with it, the
+        // cgroups it now owns).
+        crate::start::Cloned::Parent { .. } => unsafe { libc::_exit(0) },
+        crate::start::Cloned::Child => {}
+    }
+    nix::unistd::chdir("/").map_err(|e| MonitorError::sys("chdir /", e))?;
+    Ok(placed)
+}
+
+fn bind_command_socket(lxcpath: &std::path::Path, name: &str) -> Result<OwnedFd, Errno> {
+    let addr = cmdsock::command_addr(lxcpath, name).map_err(|_| Errno::ENAMETOOLONG)?;
+    let fd = cmdsock::seqpacket().map_err(|_| Errno::EMFILE)?;
+    bind(fd.as_raw_fd(), &addr)?;
+    listen(&fd, Backlog::new(64).unwrap_or(Backlog::MAXCONN))?;
+    nix::fcntl::fcntl(
+        &fd,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )?;
+    Ok(fd)
 }
 
 fn exit_code(ws: WaitStatus) -> i32 {

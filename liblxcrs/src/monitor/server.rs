@@ -2,28 +2,24 @@
 //!
 //! The monitor is single-threaded, so no client may ever block it:
 //! - every accepted socket is non-blocking, and answers go through a per-client output
-//!   queue, flushed when the socket is writable. A client whose queue passes
-//!   [`OUT_MAX_BYTES`] or [`OUT_MAX_MSGS`], or that has not taken anything for
-//!   [`STALL_LIMIT`], is dropped. Requests of a client with a pending queue are left
-//!   unread (in its socket buffer) until the queue drains.
+//!   queue ([`Conn`]: caps, stall limit). Requests of a client with a pending queue are
+//!   left unread (in its socket buffer) until the queue drains.
 //! - peers are checked at accept (`SO_PEERCRED`): only root, the lxcpath's owner and the
 //!   monitor's own uid are served; others get one refusal message and are closed.
 //! - at most [`MAX_CLIENTS`] connections; accepts are batched ([`ACCEPT_BATCH`]) so a
 //!   flood cannot starve the other fds; a spare fd lets the monitor accept-and-close
 //!   when it runs out of fds (EMFILE), instead of spinning on a readable listener.
 
-use std::collections::VecDeque;
-use std::io::IoSlice;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::time::{Duration, Instant};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::poll::PollFlags;
-use nix::sys::socket::{
-    accept4, sendmsg, socketpair, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
-};
+use nix::sys::socket::{accept4, socketpair, AddressFamily, SockFlag, SockType};
 
-use super::run::{Conn, Monitor};
+use super::conn::{spare_fd, try_send, Conn};
+use super::payload::Payload;
+use super::run::Monitor;
 use crate::commands::peer::peer_cred;
 use crate::commands::socket as cmdsock;
 use crate::commands::state::State;
@@ -35,91 +31,6 @@ const REQUEST_MAX: usize = 4096;
 pub(super) const MAX_CLIENTS: usize = 256;
 /// Most connections accepted per wake-up of the poll loop.
 const ACCEPT_BATCH: usize = 64;
-/// Output queue caps per client.
-pub(super) const OUT_MAX_BYTES: usize = 1 << 20;
-pub(super) const OUT_MAX_MSGS: usize = 256;
-/// A client that takes nothing from its queue for this long is dropped.
-pub(super) const STALL_LIMIT: Duration = Duration::from_secs(5);
-
-/// A reserved fd, given up for a moment to accept-and-close when we are out of fds.
-pub(super) fn spare_fd() -> Option<OwnedFd> {
-    std::fs::File::open("/dev/null").ok().map(OwnedFd::from)
-}
-
-/// One non-blocking send; `Err(EAGAIN)` when the peer's queue is full.
-fn try_send(fd: &OwnedFd, msg: &[u8], fds: &[RawFd]) -> Result<(), Errno> {
-    let iov = [IoSlice::new(msg)];
-    let cmsg = [ControlMessage::ScmRights(fds)];
-    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
-    loop {
-        match sendmsg::<()>(
-            fd.as_raw_fd(),
-            &iov,
-            cmsgs,
-            MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
-            None,
-        ) {
-            Ok(_) => return Ok(()),
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-impl Conn {
-    pub(super) fn new(id: u64, fd: OwnedFd) -> Conn {
-        Conn {
-            id,
-            fd,
-            subscribed: None,
-            out: VecDeque::new(),
-            out_bytes: 0,
-            stalled_since: None,
-        }
-    }
-
-    /// What to poll this connection for: requests only while nothing waits to go out.
-    pub(super) fn poll_flags(&self) -> PollFlags {
-        if self.out.is_empty() {
-            PollFlags::POLLIN
-        } else {
-            PollFlags::POLLOUT
-        }
-    }
-
-    /// Sends what the socket takes; false when the client must be dropped.
-    fn flush(&mut self) -> bool {
-        while let Some((msg, fd)) = self.out.front() {
-            let raw: Vec<RawFd> = fd.iter().map(|f| f.as_raw_fd()).collect();
-            match try_send(&self.fd, msg, &raw) {
-                Ok(()) => {
-                    self.out_bytes -= msg.len();
-                    self.out.pop_front();
-                    self.stalled_since = None;
-                }
-                Err(Errno::EAGAIN) => {
-                    self.stalled_since.get_or_insert_with(Instant::now);
-                    break;
-                }
-                Err(_) => return false,
-            }
-        }
-        self.out_bytes <= OUT_MAX_BYTES && self.out.len() <= OUT_MAX_MSGS
-    }
-
-    /// Queues a message and sends what it can; false when the client must be dropped.
-    pub(super) fn push(&mut self, msg: Vec<u8>, fd: Option<OwnedFd>) -> bool {
-        self.out_bytes += msg.len();
-        self.out.push_back((msg, fd));
-        self.flush()
-    }
-
-    /// True when the client has not taken anything for [`STALL_LIMIT`].
-    pub(super) fn stalled(&self, now: Instant) -> bool {
-        self.stalled_since
-            .is_some_and(|t| now.saturating_duration_since(t) >= STALL_LIMIT)
-    }
-}
 
 impl Monitor {
     pub(super) fn accept(&mut self) {
@@ -319,7 +230,11 @@ impl Monitor {
                 plain(Response::State(self.state))
             }
             Request::GetCgroupPaths => {
-                let (payload, monitor) = super::payload::cgroup_paths(self);
+                let (payload, monitor) = self
+                    .payload
+                    .as_ref()
+                    .map(Payload::cgroup_paths)
+                    .unwrap_or_default();
                 plain(Response::CgroupPaths { payload, monitor })
             }
             Request::ConsoleLog { clear } => {
@@ -336,7 +251,7 @@ impl Monitor {
         }
     }
 
-    fn live_init(&self) -> Result<&super::payload::Payload, (i32, String)> {
+    fn live_init(&self) -> Result<&Payload, (i32, String)> {
         match &self.payload {
             Some(p) if p.pid().is_some() && self.state.is_active() => Ok(p),
             _ => Err((

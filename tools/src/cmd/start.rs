@@ -114,15 +114,7 @@ pub fn main(args: Vec<String>) -> i32 {
         }
         Err(e) => {
             c.error(&e);
-            eprintln!("lxc-start: {name}: The container failed to start");
-            if !foreground {
-                eprintln!(
-                    "lxc-start: {name}: To get more details, run the container in foreground mode"
-                );
-            }
-            eprintln!(
-                "lxc-start: {name}: Additional information can be obtained by setting the --logfile and --logpriority options"
-            );
+            liblxcrs::print_start_failed(&name, foreground);
             1
         }
     }
