@@ -1158,12 +1158,20 @@ class RaisedLimits:
                 self.saved[key] = cur
                 self.path(key).write_text(str(v))
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft < self.nofile:
+        want = self.nofile
+        if hard != resource.RLIM_INFINITY and hard < want:
+            try:   # needs CAP_SYS_RESOURCE in the initial user namespace
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, want))
+                hard = want
+            except (ValueError, OSError):
+                log(f"  note: RLIMIT_NOFILE's hard limit {hard} cannot be raised to {want} here")
+                want = hard
+        if soft < want:
             self.saved_nofile = (soft, hard)
-            resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, max(hard, self.nofile)))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
         changed = [f"{k} {self.saved[k]} → {self.want[k]}" for k in self.saved]
         if self.saved_nofile:
-            changed.append(f"RLIMIT_NOFILE {self.saved_nofile[0]} → {self.nofile}")
+            changed.append(f"RLIMIT_NOFILE {self.saved_nofile[0]} → {want}")
         return changed
 
     def restore(self):
