@@ -1232,8 +1232,10 @@ def scale_memory(ctx, impl, names):
     groups = pidns_groups()
     mons = cts = cgs = 0
     counted = set()
+    per_mon = []
     for init, mon in pids:
-        mons += pss_kib(mon)
+        per_mon.append(pss_kib(mon))
+        mons += per_mon[-1]
         counted.add(mon)
         try:
             members = groups.get(os.readlink(f"/proc/{init}/ns/pid"), [])
@@ -1242,6 +1244,10 @@ def scale_memory(ctx, impl, names):
         cts += sum(pss_kib(p) for p in members)
         counted.update(members)
         cgs += (container_cgroup_bytes(init) or 0) // 1024
+    tenth = max(1, len(per_mon) // 10)
+    log(f"  {impl.label}: monitor PSS (KiB) min {min(per_mon)}, median {statistics.median(per_mon):.0f}, "
+        f"max {max(per_mon)}; first {tenth} started: median {statistics.median(per_mon[:tenth]):.0f}, "
+        f"last {tenth}: {statistics.median(per_mon[-tenth:]):.0f}")
     # Any other process of this implementation (a helper that stays running) counts as a
     # monitor: it is part of what the manager costs.
     names_lp = names_lxcpath(impl)
