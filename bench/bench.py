@@ -1121,6 +1121,392 @@ def sc_veth(ctx):
             run(["ip", "link", "del", BRIDGE], check=False)
 
 
+# ----------------------------------------------------------------------------- scale
+
+SCALE_PORTS = 1000          # veths per test bridge (the kernel allows 1024 ports a bridge)
+SCALE_BRIDGE = {"lxcrs": "lxcrsscale", "lxc": "lxcscale"}   # + index: lxcrsscale0, …
+
+
+class RaisedLimits:
+    """The host limits `n` running containers need, raised for the scenario and put back
+    after: ptys (LXC's busybox config asks for 5 ttys + a console each, lxcrs's 4 + 1; the
+    non-initial devpts instances share kernel.pty.max minus kernel.pty.reserve), inotify
+    instances and watches, open files (system and this process, whose limit the tools and
+    monitors inherit) and pids. Only raised, never lowered."""
+
+    def __init__(self, n):
+        self.want = {
+            "kernel.pty.max": 8 * n + 4096,
+            "fs.inotify.max_user_instances": 4 * n + 1024,
+            "fs.inotify.max_user_watches": 64 * n + 200_000,
+            "fs.file-max": 64 * n + (1 << 20),
+            "kernel.pid_max": 16 * n + 65536,
+        }
+        self.nofile = 16 * n + 4096
+        self.saved: dict[str, str] = {}
+        self.saved_nofile = None
+
+    @staticmethod
+    def path(key):
+        return Path("/proc/sys") / key.replace(".", "/")
+
+    def apply(self):
+        import resource
+        for key, v in self.want.items():
+            cur = self.path(key).read_text().strip()
+            if int(cur) < v:
+                self.saved[key] = cur
+                self.path(key).write_text(str(v))
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = self.nofile
+        if hard != resource.RLIM_INFINITY and hard < want:
+            try:   # needs CAP_SYS_RESOURCE in the initial user namespace
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, want))
+                hard = want
+            except (ValueError, OSError):
+                log(f"  note: RLIMIT_NOFILE's hard limit {hard} cannot be raised to {want} here")
+                want = hard
+        if soft < want:
+            self.saved_nofile = (soft, hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        changed = [f"{k} {self.saved[k]} → {self.want[k]}" for k in self.saved]
+        if self.saved_nofile:
+            changed.append(f"RLIMIT_NOFILE {self.saved_nofile[0]} → {want}")
+        return changed
+
+    def restore(self):
+        import resource
+        for key, v in self.saved.items():
+            try:
+                self.path(key).write_text(v)
+            except OSError as e:
+                log(f"  could not restore {key} = {v}: {e}")
+        self.saved.clear()
+        if self.saved_nofile:
+            resource.setrlimit(resource.RLIMIT_NOFILE, self.saved_nofile)
+            self.saved_nofile = None
+
+
+def scale_bridges(impl, n):
+    return [f"{SCALE_BRIDGE[impl.key]}{b}" for b in range((n + SCALE_PORTS - 1) // SCALE_PORTS)]
+
+
+def ports_of(bridge):
+    try:
+        return os.listdir(f"/sys/class/net/{bridge}/brif")
+    except OSError:
+        return []
+
+
+def pidns_groups():
+    """{pid namespace: [host pids]} over every process, in one pass of /proc."""
+    groups: dict[str, list[int]] = {}
+    for p in all_pids():
+        try:
+            groups.setdefault(os.readlink(f"/proc/{p}/ns/pid"), []).append(p)
+        except OSError:
+            pass
+    return groups
+
+
+def names_lxcpath(impl):
+    """A test: does a command line name `impl`'s lxcpath (not another path it prefixes:
+    LXC's `…/lxc` is a prefix of lxcrs's `…/lxcrs`)?"""
+    pat = re.compile(re.escape(str(impl.lxcpath)) + r"(/|\s|$)")
+    return lambda cmd: bool(pat.search(cmd))
+
+
+def scale_memory(ctx, impl, names):
+    """Total PSS of the monitors and of every process of the running containers `names`
+    (and, for reference, the payload cgroups' memory), read MEM_QUIET s after the lxc-info
+    calls that find the pids. Returns (monitors, containers, cgroups) in KiB."""
+    pids = []
+    for nm in names:
+        init = impl.init_pid(nm)
+        mon = proc_ppid(init)
+        if "monitor" not in proc_cmdline(mon):
+            raise CmdError(f"{impl.label}: parent {mon} of {nm}'s init {init} is not a monitor: "
+                           f"{proc_cmdline(mon)!r}")
+        pids.append((init, mon))
+    time.sleep(MEM_QUIET)
+    groups = pidns_groups()
+    mons = cts = cgs = 0
+    counted = set()
+    per_mon = []
+    for init, mon in pids:
+        per_mon.append(pss_kib(mon))
+        mons += per_mon[-1]
+        counted.add(mon)
+        try:
+            members = groups.get(os.readlink(f"/proc/{init}/ns/pid"), [])
+        except OSError:
+            members = []
+        cts += sum(pss_kib(p) for p in members)
+        counted.update(members)
+        cgs += (container_cgroup_bytes(init) or 0) // 1024
+    tenth = max(1, len(per_mon) // 10)
+    log(f"  {impl.label}: monitor PSS (KiB) min {min(per_mon)}, median {statistics.median(per_mon):.0f}, "
+        f"max {max(per_mon)}; first {tenth} started: median {statistics.median(per_mon[:tenth]):.0f}, "
+        f"last {tenth}: {statistics.median(per_mon[-tenth:]):.0f}")
+    # Any other process of this implementation (a helper that stays running) counts as a
+    # monitor: it is part of what the manager costs.
+    names_lp = names_lxcpath(impl)
+    extra = [p for p in all_pids() if p not in counted and p != os.getpid()
+             and names_lp(proc_cmdline(p)) and "lxc-" not in proc_cmdline(p).split(" ")[0]]
+    if extra:
+        log(f"  {impl.label}: {len(extra)} other processes name the lxcpath, counted with the "
+            f"monitors: {[proc_cmdline(p)[:60] for p in extra[:3]]}")
+        mons += sum(pss_kib(p) for p in extra)
+    return mons, cts, cgs
+
+
+def scale_leaks(ctx, impl, names, bridges):
+    """What of `impl`'s stopped and destroyed containers `names` is still on the host."""
+    found = []
+    lp = str(impl.lxcpath)
+    names_lp = names_lxcpath(impl)
+    prefix = names[0][:-4]
+    if impl.lxcpath.is_dir():
+        left = [n for n in os.listdir(impl.lxcpath) if n.startswith(prefix)]
+        if left:
+            found.append(f"{len(left)} container dirs ({left[:3]})")
+    procs = []
+    for p in all_pids():
+        if p == os.getpid():
+            continue
+        try:
+            cg = Path(f"/proc/{p}/cgroup").read_text()
+        except OSError:
+            cg = ""
+        if names_lp(proc_cmdline(p)) or prefix in cg:
+            procs.append(p)
+    if procs:
+        found.append(f"{len(procs)} processes ({[proc_cmdline(p)[:60] for p in procs[:3]]})")
+    mounts = [l.split()[4] for l in Path("/proc/self/mountinfo").read_text().splitlines()
+              if l.split()[4].startswith(lp + "/")]
+    if mounts:
+        found.append(f"{len(mounts)} mounts ({mounts[:3]})")
+    cgs = []
+    for _, mp, _ in cgroup_mounts():
+        for root, dirs, _ in os.walk(mp):
+            if root[len(mp):].count("/") >= 3:
+                dirs[:] = []
+            cgs.extend(os.path.join(root, d) for d in dirs if prefix in d)
+    if cgs:
+        found.append(f"{len(cgs)} cgroups ({cgs[:3]})")
+    ports = [p for b in bridges for p in ports_of(b)]
+    if ports:
+        found.append(f"{len(ports)} veths still on the bridges ({ports[:3]})")
+    for d in (Path("/run/lxcrs/rootfs"), Path("/run/lxcrs/phys")):
+        if d.is_dir():
+            left = [f.name for f in d.iterdir() if prefix in f.name]
+            if left:
+                found.append(f"{len(left)} entries in {d} ({left[:3]})")
+    return found
+
+
+def wait_no_ports(bridges, timeout=30.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and any(ports_of(b) for b in bridges):
+        time.sleep(0.1)
+    return [p for b in bridges for p in ports_of(b)]
+
+
+def scale_running(impl, names, out):
+    """The names of `names` that an `lxc-ls -f` output lists as RUNNING."""
+    running = set()
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) > 1 and f[1] == "RUNNING":
+            running.add(f[0])
+    return running & set(names)
+
+
+def scale_once(ctx, impl, names, bridges):
+    """One run of one implementation: start all, ls/info/memory with all running, stop all."""
+    n = len(names)
+    key = "scale.start"
+    started = []
+    try:
+        log(f"  {impl.label}: starting {n} (sequential lxc-start -d)")
+        errs = []
+        time.sleep(QUIET)
+        t0 = time.perf_counter()
+        for k, nm in enumerate(names):
+            _, rc, so, se = impl.run("start", "-n", nm, "-d", timeout=120, check=False)
+            if rc == 0:
+                started.append(nm)
+            else:
+                errs.append(f"{nm}: exit {rc}: {(se or so).strip()[-300:]}")
+            if (k + 1) % 100 == 0:
+                log(f"    {k + 1} started ({time.perf_counter() - t0:.0f} s, {len(errs)} failed, "
+                    f"load {os.getloadavg()[0]:.1f})")
+        secs = time.perf_counter() - t0
+        log(f"  {impl.label}: {len(started)} of {n} started in {secs:.1f} s")
+        if errs:
+            raise CmdError(f"{len(errs)} of {n} lxc-start -d failed; first: " + " | ".join(errs[:3]))
+        ports = sum(len(ports_of(b)) for b in bridges)
+        if ports != n:
+            raise CmdError(f"{n} containers started but their bridges have {ports} ports")
+        ctx.record(key, impl, secs)
+        key = "scale.ls"
+        for _ in range(3):
+            time.sleep(QUIET)
+            secs, _, so, _ = impl.run("ls", "-f", timeout=600)
+            got = len(scale_running(impl, names, so))
+            if got != n:
+                raise CmdError(f"lxc-ls -f lists {got} of {n} containers RUNNING")
+            ctx.record(key, impl, secs)
+        log(f"  {impl.label}: lxc-ls -f {statistics.median(ctx.rows[key].samples[impl.key][-3:]):.2f} s")
+        key = "scale.info"
+        for _ in range(3):
+            ctx.record(key, impl, impl.timed("info", "-n", names[n // 2], timeout=60))
+        key = "scale.mem"
+        mons, cts, cgs = scale_memory(ctx, impl, names)
+        ctx.record("scale.mem", impl, mons + cts)
+        ctx.record("scale.mem.mon", impl, mons)
+        ctx.record("scale.mem.ct", impl, cts)
+        ctx.record("scale.mem.cg", impl, cgs)
+        log(f"  {impl.label}: memory monitors {mons / 1024:.1f} MiB + containers {cts / 1024:.1f} MiB "
+            f"(cgroups {cgs / 1024:.1f} MiB)")
+    except CmdError as e:
+        ctx.fail(key, impl, e)
+    finally:
+        key = "scale.stop"
+        log(f"  {impl.label}: stopping {len(started)} (sequential lxc-stop -k)")
+        errs = []
+        time.sleep(QUIET)
+        t0 = time.perf_counter()
+        for nm in started:
+            _, rc, so, se = impl.run("stop", "-n", nm, "-k", timeout=120, check=False)
+            if rc != 0:
+                errs.append(f"{nm}: exit {rc}: {(se or so).strip()[-300:]}")
+        secs = time.perf_counter() - t0
+        log(f"  {impl.label}: stopped in {secs:.1f} s")
+        try:
+            if errs:
+                raise CmdError(f"{len(errs)} of {len(started)} lxc-stop -k failed; first: " + " | ".join(errs[:3]))
+            out = impl.out("ls", "-f", timeout=600)
+            still = scale_running(impl, names, out)
+            if still:
+                raise CmdError(f"after lxc-stop -k, {len(still)} containers are RUNNING ({sorted(still)[:3]})")
+            left = wait_no_ports(bridges)
+            if left:
+                raise CmdError(f"30 s after the last lxc-stop -k the bridges still have {len(left)} ports")
+            if len(started) == n:
+                ctx.record(key, impl, secs)
+        except CmdError as e:
+            ctx.fail(key, impl, e)
+
+
+def no_dhcp_client(impl, name):
+    """Takes udhcpc out of a busybox container's boot script (both templates start it on
+    eth0). The test bridges have no DHCP server: every client broadcasts DISCOVERs for
+    ever, and a bridge floods each to all its ports, so N clients cost the host O(N²)
+    packet deliveries - a load that grows while the containers start and would be
+    measured instead of the managers (`--scale-dhcp` keeps the clients)."""
+    rcs = impl.lxcpath / name / "rootfs" / "etc" / "init.d" / "rcS"
+    lines = rcs.read_text().splitlines()
+    out = [re.sub(r"\S.*", ": # udhcpc: not in the scale scenario", l)
+           if "udhcpc" in l and not l.lstrip().startswith("#") else l for l in lines]
+    if out == lines:
+        raise CmdError(f"{impl.label}: no udhcpc in {rcs} to take out (template changed?)")
+    rcs.write_text("\n".join(out) + "\n")
+
+
+@scenario("scale", "N busybox containers with a veth each running at once (--scale, default 1000): "
+                   "start all, lxc-ls -f, lxc-info, memory, stop all, destroy all, leaks")
+def sc_scale(ctx):
+    n = ctx.args.scale
+    rs, lx = ctx.impls["lxcrs"], ctx.impls["lxc"]
+    ctx.row("scale.start", f"scale: start {n} busybox, veth each (sequential lxc-start -d)", target=0.5)
+    ctx.row("scale.ls", f"scale: lxc-ls -f, {n} running", target=0.5)
+    ctx.row("scale.info", f"scale: lxc-info -n X, {n} running", target=0.5)
+    ctx.row("scale.stop", f"scale: stop {n} (sequential lxc-stop -k)", target=0.5)
+    ctx.row("scale.destroy", f"scale: destroy {n} (sequential lxc-destroy)")
+    ctx.row("scale.mem", f"scale: memory, {n} running: monitors + containers, total PSS", kind="mem",
+            target=0.9)
+    ctx.row("scale.mem.mon", f"scale: memory, {n} monitors, total PSS", kind="mem")
+    ctx.row("scale.mem.ct", f"scale: memory, {n} containers' processes, total PSS", kind="mem")
+    ctx.row("scale.mem.cg", f"scale: memory, {n} payload cgroups (incl. page cache; reference)", kind="mem")
+    names = [ctx.name(f"sc{k:04d}") for k in range(n)]
+    bridges = {k: scale_bridges(i, n) for k, i in ctx.impls.items()}
+    limits = RaisedLimits(n)
+    ctx.scale_bridges = [b for bs in bridges.values() for b in bs]
+    made = []
+    load0 = os.getloadavg()
+    try:
+        changed = limits.apply()
+        if changed:
+            log(f"  raised for the run: {', '.join(changed)}")
+            ctx.notes.append(f"scale: host limits raised for the scenario and restored after: {', '.join(changed)}.")
+        for b in ctx.scale_bridges:
+            if Path(f"/sys/class/net/{b}").exists():
+                raise CmdError(f"bridge {b} already exists (another run?); not touching it")
+            run(["ip", "link", "add", b, "type", "bridge"])
+            made.append(b)
+            run(["ip", "link", "set", b, "up"])
+        for impl in (rs, lx):
+            log(f"  setup: {n} busybox containers ({impl.label}): one from the template, "
+                f"{n - 1} copies, veth on {', '.join(bridges[impl.key])}")
+            create_busybox(ctx, impl, names[0])
+            if not ctx.args.scale_dhcp:
+                no_dhcp_client(impl, names[0])
+            for k, nm in enumerate(names):
+                if k:
+                    clone_container(impl, names[0], nm)
+                br = bridges[impl.key][k // SCALE_PORTS]
+                set_net(impl, nm, ["lxc.net.0.type = veth", f"lxc.net.0.link = {br}",
+                                   "lxc.net.0.flags = up", "lxc.net.0.name = eth0"])
+        for i in range(ctx.args.scale_runs):
+            for impl in ctx.order(i):
+                log(f"  run {i + 1}/{ctx.args.scale_runs}: {impl.label}")
+                scale_once(ctx, impl, names, bridges[impl.key])
+        for impl in ctx.order(ctx.args.scale_runs):
+            log(f"  {impl.label}: destroying {n}")
+            key = "scale.destroy"
+            errs = []
+            time.sleep(QUIET)
+            t0 = time.perf_counter()
+            for nm in names:
+                _, rc, so, se = impl.run("destroy", "-n", nm, timeout=120, check=False)
+                if rc != 0:
+                    errs.append(f"{nm}: exit {rc}: {(se or so).strip()[-300:]}")
+            secs = time.perf_counter() - t0
+            if errs:
+                ctx.fail(key, impl, f"{len(errs)} of {n} lxc-destroy failed; first: " + " | ".join(errs[:3]))
+            else:
+                ctx.record(key, impl, secs)
+            leaks = scale_leaks(ctx, impl, names, bridges[impl.key])
+            ctx.scale_leaks = getattr(ctx, "scale_leaks", {})
+            ctx.scale_leaks[impl.label] = leaks
+            log(f"  {impl.label}: leak check after stop -k and destroy: {'; '.join(leaks) or 'nothing left'}")
+    except (CmdError, subprocess.CalledProcessError, OSError) as e:
+        ctx.fail("scale.start", rs, f"setup: {e}")
+    finally:
+        for impl in (rs, lx):
+            left = [nm for nm in names if (impl.lxcpath / nm).exists()]
+            for nm in left:
+                impl.run("stop", "-n", nm, "-k", check=False, timeout=60)
+                impl.run("destroy", "-n", nm, "-f", check=False, timeout=60)
+                if (impl.lxcpath / nm).exists():
+                    rmtree(impl.lxcpath / nm)
+        for b in made:
+            for p in ports_of(b):
+                run(["ip", "link", "del", p], check=False)
+            run(["ip", "link", "del", b], check=False)
+        limits.restore()
+        load1 = os.getloadavg()
+        ctx.notes.append(
+            f"scale: {n} containers, {ctx.args.scale_runs} run(s) each (no warm-up); load average "
+            f"(1/5/15 min) {load0[0]:.1f}/{load0[1]:.1f}/{load0[2]:.1f} at its start, "
+            f"{load1[0]:.1f}/{load1[1]:.1f}/{load1[2]:.1f} at its end.")
+        for label, leaks in getattr(ctx, "scale_leaks", {}).items():
+            ctx.notes.append(f"scale leak check, {label}, after stop -k and destroy of all: "
+                             + ("; ".join(leaks) if leaks else "nothing left (containers, processes, mounts, "
+                                "cgroups, veths, runtime files)") + ".")
+
+
 # ----------------------------------------------------------------------------- setup / cleanup
 
 def ensure_deps():
@@ -1252,6 +1638,14 @@ def cleanup(ctx):
             run(["ip", "link", "del", port], check=False)
         leaks.append(f"bridge {BRIDGE}")
         run(["ip", "link", "del", BRIDGE], check=False)
+    # the scale scenario's bridges
+    for b in getattr(ctx, "scale_bridges", []):
+        if Path(f"/sys/class/net/{b}").exists():
+            for port in ports_of(b):
+                leaks.append(f"netdev {port}")
+                run(["ip", "link", "del", port], check=False)
+            leaks.append(f"bridge {b}")
+            run(["ip", "link", "del", b], check=False)
     # LXC's lock dirs for our lxcpath; lxcrs's lock files for it
     lockdir = Path("/run/lxc/lock") / str(ctx.impls["lxc"].lxcpath).lstrip("/")
     if lockdir.exists():
@@ -1467,8 +1861,32 @@ def write_report(ctx, started, elapsed, leaks, command, out_path):
         f"on bridge `{BRIDGE}` ({BRIDGE_ADDR}, made for the run and deleted after), one after "
         "the other in each run; overhead = the per-run difference (veth − empty), its median "
         "and min–max.",
-        "",
     ]
+    if "scale.start" in ctx.rows:
+        md.append(
+            f"- Scale: {ctx.args.scale} busybox containers per implementation (one from its own "
+            "template, the rest directory copies), each with a veth (no address) on test bridges "
+            f"made for the run (`{SCALE_BRIDGE['lxcrs']}N` / `{SCALE_BRIDGE['lxc']}N`, at most "
+            f"{SCALE_PORTS} ports each). Both sets are defined throughout; one implementation's "
+            "set runs at a time: a sequential loop of `lxc-start -d` (timed as a whole; all must "
+            "succeed, one bridge port per container), `lxc-ls -f` ×3 (every container listed "
+            "RUNNING) and `lxc-info -n X` ×3 on the middle one, the memory (monitors = init's "
+            "parents plus any other process naming the lxcpath, containers = every process in "
+            f"each container's pid namespace, PSS summed, read {MEM_QUIET:g} s after the lxc-info "
+            "calls that find the pids; cgroups = payload memory usage, reference only). "
+            + ("" if ctx.args.scale_dhcp else
+               "The templates' DHCP client (udhcpc in `/etc/init.d/rcS`) is taken out of both "
+               "sets: with no DHCP server, N clients broadcasting into bridges of up to "
+               f"{SCALE_PORTS} ports "
+               "load the host quadratically (each broadcast is flooded to every port), which "
+               "slows whichever set runs, more the longer it runs. ")
+            + "Then a sequential loop of `lxc-stop -k` (a clean stop of busybox takes 2 s of the guest's "
+            "own shutdown per container, the same for both) and finally of `lxc-destroy`. "
+            "The host limits 1,000 containers need (pty.max, inotify, file-max, pid_max, "
+            "RLIMIT_NOFILE) are raised for the scenario and restored. Leak check after the "
+            "destroys: container dirs, processes, mounts under the lxcpath, cgroups named after "
+            "the containers, veths on the bridges, lxcrs runtime entries.")
+    md.append("")
     md.append("## Failures and misbehaviour")
     md.append("")
     if failures:
@@ -1512,6 +1930,12 @@ def main():
     ap.add_argument("--runs", type=int, default=10, help="counted runs per scenario (default 10)")
     ap.add_argument("--debian-runs", type=int, default=10, help="counted runs of the Debian scenarios (default 10)")
     ap.add_argument("--storage-runs", type=int, default=5, help="counted runs of the storage scenario (default 5)")
+    ap.add_argument("--scale", type=int, default=1000,
+                    help="containers running at once in the scale scenario (default 1000)")
+    ap.add_argument("--scale-runs", type=int, default=1,
+                    help="runs of the scale scenario per implementation, no warm-up (default 1)")
+    ap.add_argument("--scale-dhcp", action="store_true",
+                    help="keep the busybox templates' DHCP client in the scale scenario's containers")
     ap.add_argument("--warmup", type=int, default=1, help="warm-up runs per scenario (default 1)")
     ap.add_argument("--only", default="", help="comma-separated scenarios to run (default: all)")
     ap.add_argument("--list", action="store_true", help="list the scenarios and exit")
