@@ -15,6 +15,7 @@ use std::path::{Component, Path, PathBuf};
 
 use lxcrs_config::Config;
 
+use crate::container::ContainerDir;
 use crate::{Error, Result};
 
 /// The generated pre-mount hook of `-t`, in the container directory.
@@ -200,7 +201,7 @@ impl EphemeralOptions {
                     if src.is_dir() { "dir" } else { "file" }
                 ),
                 ExtraMount::Overlay { src, dest } => {
-                    let base = dir.join("overlay").join(format!("mount{i}"));
+                    let base = ContainerDir::at(dir).overlay().join(format!("mount{i}"));
                     let (upper, work) = (base.join("delta"), base.join("work"));
                     for d in [&upper, &work] {
                         fs::create_dir_all(d).map_err(|e| Error::io("create", d, e))?;
@@ -227,7 +228,7 @@ impl EphemeralOptions {
         }
         if self.tmpfs {
             let hook = dir.join(TMPFS_HOOK);
-            fs::write(&hook, tmpfs_hook(&dir.join("overlay")))
+            fs::write(&hook, tmpfs_hook(&ContainerDir::at(dir).overlay()))
                 .map_err(|e| Error::io("write", &hook, e))?;
             fs::set_permissions(&hook, fs::Permissions::from_mode(0o755))
                 .map_err(|e| Error::io("chmod", &hook, e))?;

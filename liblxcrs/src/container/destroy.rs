@@ -7,13 +7,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::ContainerDir;
 use crate::partial::{Made, Transaction};
 use crate::{lock, partial, Container, Error, Result};
-
-/// `lxc_snapshots`: in an origin, the clones that depend on it.
-pub const SNAPSHOTS_FILE: &str = "lxc_snapshots";
-/// `lxc_rdepends`: in a clone, the origin it depends on.
-pub const RDEPENDS_FILE: &str = "lxc_rdepends";
 
 impl Container {
     /// Destroys the container. With `with_snapshots`, its snapshots and dependent
@@ -42,13 +38,16 @@ impl Container {
         // nothing back.
         let clones: Vec<(PathBuf, String)> = dependents(&dir)
             .into_iter()
-            .filter(|(p, n)| p.join(n).join("config").exists() || partial::is_partial(&p.join(n)))
+            .filter(|(p, n)| {
+                let d = ContainerDir::new(p, n);
+                d.config().exists() || partial::is_partial(&d)
+            })
             .collect();
         let snaps = snapshots(&dir);
         if !with_snapshots {
             // An overlay snapshot (`snaps/snapN`) is listed as a dependent too: it is one
             // of the snapshots, not a clone.
-            let own_snaps = dir.join("snaps");
+            let own_snaps = dir.snaps();
             if clones.iter().any(|(p, _)| *p != own_snaps) {
                 return Err(Error::hint(
                     format!(
@@ -79,7 +78,7 @@ impl Container {
             }
         }
         for name in &snaps {
-            let mut c = Container::new(name, Some(&dir.join("snaps")))?;
+            let mut c = Container::new(name, Some(&dir.snaps()))?;
             if !c.is_defined() {
                 // Already gone as one of the dependent clones above.
                 continue;
@@ -132,7 +131,7 @@ impl Container {
 
 /// The clones listed in `<dir>/lxc_snapshots` (pairs of lines: lxcpath, name).
 pub fn dependents(dir: &Path) -> Vec<(PathBuf, String)> {
-    let text = fs::read_to_string(dir.join(SNAPSHOTS_FILE)).unwrap_or_default();
+    let text = fs::read_to_string(ContainerDir::at(dir).snapshots_file()).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines
         .chunks(2)
@@ -144,7 +143,7 @@ pub fn dependents(dir: &Path) -> Vec<(PathBuf, String)> {
 /// The snapshots under `<dir>/snaps/`. One whose making or removal never finished
 /// (killed) is finished now and not listed, nor one still being made.
 pub fn snapshots(dir: &Path) -> Vec<String> {
-    let snaps = dir.join("snaps");
+    let snaps = ContainerDir::at(dir).snaps();
     let mut v: Vec<String> = fs::read_dir(&snaps)
         .map(|rd| {
             rd.flatten()
@@ -154,7 +153,7 @@ pub fn snapshots(dir: &Path) -> Vec<String> {
                         let _ = partial::recover(&snaps, &name);
                         return false;
                     }
-                    e.path().join("config").exists()
+                    ContainerDir::at(&e.path()).config().exists()
                 })
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect()
@@ -166,7 +165,7 @@ pub fn snapshots(dir: &Path) -> Vec<String> {
 
 /// If this container is a clone, removes it from its origin's `lxc_snapshots`.
 fn drop_rdepend(dir: &Path, lxcpath: &Path, name: &str) {
-    let Ok(text) = fs::read_to_string(dir.join(RDEPENDS_FILE)) else {
+    let Ok(text) = fs::read_to_string(ContainerDir::at(dir).rdepends_file()) else {
         return;
     };
     let mut it = text.lines();

@@ -13,6 +13,7 @@ use super::run::{Monitor, TtySlot};
 use crate::cgroups::{CgroupLayout, CgroupManager, Cgroups, Placement, DEFAULT_TIMEOUT};
 use crate::commands::options::StartOptions;
 use crate::console::ConsoleLog;
+use crate::container::ContainerDir;
 use crate::start::{self, HookContext, HookKind, Namespace, StartRequest};
 
 /// The config as the monitor runs it: file + `-s` defines.
@@ -26,10 +27,7 @@ pub(super) fn load(
     name: &str,
     opts: &StartOptions,
 ) -> Result<Loaded, MonitorError> {
-    let config_path = opts
-        .rcfile
-        .clone()
-        .unwrap_or_else(|| lxcpath.join(name).join("config"));
+    let config_path = ContainerDir::new(lxcpath, name).config_in_use(opts.rcfile.as_deref());
     if !config_path.exists() {
         return Err(if opts.rcfile.is_some() {
             MonitorError::NoRcfile(config_path)
@@ -130,10 +128,11 @@ pub(super) fn lock_for_start(
     if let Some(lxc) = crate::commands::lxc::probe(lxcpath, name) {
         return Err(crate::container::runtime::running_under_lxc(name, &lxc).into());
     }
-    if lxcpath.join(name).join("partial").exists() {
+    let marker = ContainerDir::new(lxcpath, name).partial();
+    if marker.exists() {
         return Err(MonitorError::Partial {
             name: name.to_string(),
-            marker: lxcpath.join(name).join("partial"),
+            marker,
         });
     }
     Ok(Some(lock))
