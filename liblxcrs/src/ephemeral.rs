@@ -341,7 +341,7 @@ mod tests {
         fs::write(&file, b"x").unwrap();
         let dir = t.path().join("c");
         fs::create_dir(&dir).unwrap();
-        let mut cfg = Config::parse("lxc.uts.name = c\n", &dir.join("config")).unwrap();
+        let mut cfg = Config::parse("lxc.uts.name = c\n", &ContainerDir::at(&dir).config()).unwrap();
         let opts = EphemeralOptions {
             keep_data: false,
             tmpfs: true,
@@ -396,7 +396,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let dir = t.path().join("lxc path;id $(id)").join("c");
         fs::create_dir_all(&dir).unwrap();
-        let mut cfg = Config::parse("lxc.uts.name = c\n", &dir.join("config")).unwrap();
+        let mut cfg = Config::parse("lxc.uts.name = c\n", &ContainerDir::at(&dir).config()).unwrap();
         let opts = EphemeralOptions {
             keep_data: false,
             tmpfs: true,
@@ -405,7 +405,7 @@ mod tests {
         opts.apply(&mut cfg, &dir).unwrap();
         let hook = cfg.get_item("lxc.hook.pre-mount").unwrap();
         assert_eq!(hook, dir.join(TMPFS_HOOK).display().to_string());
-        let ctx = crate::start::HookContext::new("c", &dir.join("config"), cfg.model());
+        let ctx = crate::start::HookContext::new("c", &ContainerDir::at(&dir).config(), cfg.model());
         let cmd = crate::start::hooks::command(crate::start::HookKind::PreMount, &hook, &ctx, &[]);
         assert!(
             cmd.argv[2].starts_with(&format!("exec {} ", sh_quote(&hook))),
