@@ -15,6 +15,7 @@ use std::path::{Component, Path, PathBuf};
 
 use lxcrs_config::Config;
 
+use crate::container::ContainerDir;
 use crate::{Error, Result};
 
 /// The generated pre-mount hook of `-t`, in the container directory.
@@ -200,7 +201,7 @@ impl EphemeralOptions {
                     if src.is_dir() { "dir" } else { "file" }
                 ),
                 ExtraMount::Overlay { src, dest } => {
-                    let base = dir.join("overlay").join(format!("mount{i}"));
+                    let base = ContainerDir::at(dir).overlay().join(format!("mount{i}"));
                     let (upper, work) = (base.join("delta"), base.join("work"));
                     for d in [&upper, &work] {
                         fs::create_dir_all(d).map_err(|e| Error::io("create", d, e))?;
@@ -227,7 +228,7 @@ impl EphemeralOptions {
         }
         if self.tmpfs {
             let hook = dir.join(TMPFS_HOOK);
-            fs::write(&hook, tmpfs_hook(&dir.join("overlay")))
+            fs::write(&hook, tmpfs_hook(&ContainerDir::at(dir).overlay()))
                 .map_err(|e| Error::io("write", &hook, e))?;
             fs::set_permissions(&hook, fs::Permissions::from_mode(0o755))
                 .map_err(|e| Error::io("chmod", &hook, e))?;
@@ -340,7 +341,8 @@ mod tests {
         fs::write(&file, b"x").unwrap();
         let dir = t.path().join("c");
         fs::create_dir(&dir).unwrap();
-        let mut cfg = Config::parse("lxc.uts.name = c\n", &dir.join("config")).unwrap();
+        let mut cfg =
+            Config::parse("lxc.uts.name = c\n", &ContainerDir::at(&dir).config()).unwrap();
         let opts = EphemeralOptions {
             keep_data: false,
             tmpfs: true,
@@ -395,7 +397,8 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let dir = t.path().join("lxc path;id $(id)").join("c");
         fs::create_dir_all(&dir).unwrap();
-        let mut cfg = Config::parse("lxc.uts.name = c\n", &dir.join("config")).unwrap();
+        let mut cfg =
+            Config::parse("lxc.uts.name = c\n", &ContainerDir::at(&dir).config()).unwrap();
         let opts = EphemeralOptions {
             keep_data: false,
             tmpfs: true,
@@ -404,7 +407,8 @@ mod tests {
         opts.apply(&mut cfg, &dir).unwrap();
         let hook = cfg.get_item("lxc.hook.pre-mount").unwrap();
         assert_eq!(hook, dir.join(TMPFS_HOOK).display().to_string());
-        let ctx = crate::start::HookContext::new("c", &dir.join("config"), cfg.model());
+        let ctx =
+            crate::start::HookContext::new("c", &ContainerDir::at(&dir).config(), cfg.model());
         let cmd = crate::start::hooks::command(crate::start::HookKind::PreMount, &hook, &ctx, &[]);
         assert!(
             cmd.argv[2].starts_with(&format!("exec {} ", sh_quote(&hook))),

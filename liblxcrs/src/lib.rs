@@ -42,8 +42,8 @@ pub use commands::state::{State, StateSet};
 pub use console::Escape;
 pub use container::{
     blocks_signal, dependents, halt_signal, monitor_binary, print_start_failed, random_name,
-    snapshots, CloneOptions, Container, CreateOptions, SnapshotInfo, Started, RDEPENDS_FILE,
-    SNAPSHOTS_FILE,
+    snapshots, CloneOptions, Container, ContainerDir, CreateOptions, SnapshotInfo, Started,
+    RDEPENDS_FILE, SNAPSHOTS_FILE,
 };
 pub use ephemeral::{parse_mounts, EphemeralOptions, ExtraMount};
 pub use error::{Error, Result};
@@ -51,14 +51,13 @@ pub use lxcrs_config as config;
 
 /// What the tools and the crate's own root tests (`tests/start_spawn.rs`,
 /// `tests/cgroups_host.rs`) reach below the [`Container`] API: the monitor's entry point,
-/// the raw command client `lxc-ls` probes with, and the start and cgroup layers. Not API.
+/// and the start and cgroup layers. Not API.
 #[doc(hidden)]
 pub mod internal {
     pub use crate::cgroups::{
         CgroupError, CgroupLayout, CgroupManager, Cgroups, HierarchyKind, LayoutKind, Placement,
     };
-    pub use crate::commands::lxc::probe as lxc_probe;
-    pub use crate::commands::{Client, CommandError};
+    pub use crate::commands::CommandError;
     pub use crate::monitor::main as monitor_main;
     pub use crate::start::net::NetSetup;
     pub use crate::start::{spawn, Spawned, StartError, StartRequest};

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use lxcrs_storage::remove::remove_tree_onedev;
 
+use crate::container::ContainerDir;
 use crate::lock;
 use crate::{Error, Result};
 
@@ -105,7 +106,7 @@ impl Transaction {
 
     fn write(&self) -> Result<()> {
         // Written beside and renamed over: a crash never leaves a half-written marker.
-        let p = self.dir.join(MARKER);
+        let p = ContainerDir::at(&self.dir).partial();
         let tmp = self.dir.join(format!(".{MARKER}.tmp"));
         let text: String = self.made.iter().map(|m| m.line() + "\n").collect();
         let mut f = OpenOptions::new()
@@ -122,7 +123,7 @@ impl Transaction {
     /// The operation succeeded: remove the marker, keep everything.
     pub fn commit(mut self) -> Result<()> {
         self.done = true;
-        let p = self.dir.join(MARKER);
+        let p = ContainerDir::at(&self.dir).partial();
         fs::remove_file(&p).map_err(|e| Error::io("remove creation marker", &p, e))
     }
 
@@ -213,14 +214,14 @@ fn undo(dir: &Path, made: &[Made]) -> Result<()> {
 
 /// True when `dir` holds a creation marker.
 pub fn is_partial(dir: &Path) -> bool {
-    dir.join(MARKER).exists()
+    ContainerDir::at(dir).partial().exists()
 }
 
 /// After a crash: if container `name` has a marker and nobody holds its lock, undo the
 /// unfinished operation. Returns `Ok(true)` when something was cleaned up, `Err(Busy)`
 /// when the operation is still running.
 pub fn recover(lxcpath: &Path, name: &str) -> Result<bool> {
-    let dir = lxcpath.join(name);
+    let dir = ContainerDir::new(lxcpath, name);
     if !is_partial(&dir) {
         return Ok(false);
     }
@@ -230,7 +231,7 @@ pub fn recover(lxcpath: &Path, name: &str) -> Result<bool> {
 
 /// [`recover`] for a caller that already holds the container's lock.
 pub fn recover_locked(dir: &Path) -> Result<bool> {
-    let p = dir.join(MARKER);
+    let p = ContainerDir::at(dir).partial();
     let text = match fs::read_to_string(&p) {
         Ok(t) => t,
         Err(_) => return Ok(false),
@@ -255,7 +256,7 @@ mod tests {
         tx.record(Made::Dir).unwrap();
         tx.record(Made::EmptyRootfs(user.clone())).unwrap();
         fs::write(user.join("etc"), b"x").unwrap();
-        fs::write(dir.join("config"), b"lxc.uts.name = c1\n").unwrap();
+        fs::write(ContainerDir::at(&dir).config(), b"lxc.uts.name = c1\n").unwrap();
         // Simulate a crash: the marker on disk says what to undo.
         let _crashed = std::mem::ManuallyDrop::new(tx);
         assert!(is_partial(&dir));

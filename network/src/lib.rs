@@ -37,7 +37,7 @@ pub use configure::{configure_in_netns, loopback_up, ConfiguredNic};
 pub use device::{attach_interface, detach_interface, has_interface};
 pub use error::{NetError, Result};
 pub use host::{create_host_side, create_host_side_in, move_into_netns};
-pub use info::{ips_of, link_stats, LinkStats, NicAddr};
+pub use info::{ifnames_of_pid, ips_of, ipv4_of_pid, ipv6_of_pid, link_stats, LinkStats, NicAddr};
 pub use netlink::NlError;
 pub use netns::{current_netns, in_netns, Netns};
 pub use nic::{HostNic, NetContext, NicKind, PhysState, ProxyEntry, ResolvedGateway};

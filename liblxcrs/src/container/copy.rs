@@ -14,7 +14,8 @@ use lxcrs_config::Config;
 use lxcrs_storage::{self as storage, BackingStore, CreateSpec, Kind};
 
 use super::create::begin_dir;
-use super::destroy::{dependents, RDEPENDS_FILE, SNAPSHOTS_FILE};
+use super::destroy::dependents;
+use super::dir::{ContainerDir, SNAPSHOTS_FILE};
 use crate::ephemeral::EphemeralOptions;
 use crate::partial::{self, Made, Transaction};
 use crate::{interrupt, lock, Container, Error, Result};
@@ -200,7 +201,7 @@ impl Container {
             Some(v) => {
                 let src = storage::open(v).map_err(Error::from)?;
                 let spec = CreateSpec {
-                    container_dir: dir.clone(),
+                    container_dir: dir.to_path_buf(),
                     name: new.name().to_string(),
                     dir: None,
                     fstype: None,
@@ -222,7 +223,7 @@ impl Container {
             new_store.as_ref().map(|s| s.rootfs_path()).as_deref(),
             opts.keep_mac,
         );
-        let cfg_path = dir.join("config");
+        let cfg_path = dir.config();
         let mut cfg = Config::parse(&text, &cfg_path)?;
         if !opts.keep_name {
             cfg.set_item("lxc.uts.name", new.name())?;
@@ -235,9 +236,9 @@ impl Container {
         // Hook scripts that live in the old container dir go with it (LXC's copy_hooks).
         copy_hooks(src_cfg_text, &old_dir, &dir)?;
         // The fstab file, when it lives in the container dir.
-        let fstab = old_dir.join("fstab");
+        let fstab = old_dir.fstab();
         if fstab.is_file() {
-            fs::copy(&fstab, dir.join("fstab")).map_err(|e| Error::io("copy fstab", &fstab, e))?;
+            fs::copy(&fstab, dir.fstab()).map_err(|e| Error::io("copy fstab", &fstab, e))?;
         }
         crate::failpoint!("clone.files");
         // 3. Hostname in the rootfs and the clone hooks, with the rootfs mounted.
@@ -272,7 +273,7 @@ impl Container {
             // 4. Dependencies: the clone records its origin, the origin its clone.
             if store.needs_rdep() {
                 let rdep = format!("{}\n{}\n", self.lxcpath().display(), self.name());
-                let p = dir.join(RDEPENDS_FILE);
+                let p = dir.rdepends_file();
                 fs::write(&p, rdep).map_err(|e| Error::io("write", &p, e))?;
                 crate::failpoint!("clone.rdepends");
                 add_dependent(&old_dir, new.lxcpath(), new.name())?;
@@ -314,23 +315,23 @@ impl Container {
         }
         let text = fs::read_to_string(self.config_path())
             .map_err(|e| Error::io("read config", self.config_path(), e))?;
-        let cfg_path = old_dir.join("config");
+        let cfg_path = old_dir.config();
         let new_text = rewrite_config(&text, &old_dir, &dir, None, true);
-        let mut cfg = Config::parse(&new_text, &dir.join("config"))?;
+        let mut cfg = Config::parse(&new_text, &dir.config())?;
         cfg.set_item("lxc.uts.name", new_name)?;
         let rootfs = cfg.model().rootfs.path.as_ref().map(|p| p.to_string());
         if let Some(r) = &rootfs {
             let s = r.replace(&old_dir.display().to_string(), &dir.display().to_string());
             cfg.set_item("lxc.rootfs.path", &s)?;
         }
-        fs::rename(&old_dir, &dir).map_err(|e| Error::io("rename", &old_dir, e))?;
-        if let Err(e) = cfg.save(&dir.join("config")) {
+        fs::rename(&old_dir, &dir).map_err(|e| Error::io("rename", old_dir.path(), e))?;
+        if let Err(e) = cfg.save(&dir.config()) {
             let _ = fs::rename(&dir, &old_dir);
             return Err(e.into());
         }
         let _ = cfg_path;
         // A clone moves in its origin's list.
-        if let Ok(t) = fs::read_to_string(dir.join(RDEPENDS_FILE)) {
+        if let Ok(t) = fs::read_to_string(dir.rdepends_file()) {
             let mut it = t.lines();
             if let (Some(p), Some(n)) = (it.next(), it.next()) {
                 let origin = Path::new(p).join(n);
@@ -342,7 +343,7 @@ impl Container {
             .as_deref()
             .is_some_and(|r| !r.starts_with("loop:") && !r.starts_with("overlay"))
         {
-            let _ = set_hostname_file(&dir.join("rootfs"), new_name);
+            let _ = set_hostname_file(&dir.rootfs(), new_name);
         }
         let _ = new.load_config();
         Ok(new)
@@ -544,7 +545,7 @@ pub(crate) fn remove_dependent(origin: &Path, lxcpath: &Path, name: &str) {
 }
 
 fn write_dependents(origin: &Path, list: &[(PathBuf, String)]) -> Result<()> {
-    let file = origin.join(SNAPSHOTS_FILE);
+    let file = ContainerDir::at(origin).snapshots_file();
     if list.is_empty() {
         let _ = fs::remove_file(&file);
         return Ok(());

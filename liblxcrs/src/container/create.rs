@@ -108,7 +108,7 @@ impl Container {
         opts: &CreateOptions,
     ) -> Result<()> {
         let dir = self.dir();
-        let cfg_path = dir.join("config");
+        let cfg_path = dir.config();
         // 3. The rootfs: --dir, or lxc.rootfs.path from -f, or <dir>/rootfs.
         let user_rootfs = opts.dir.clone().or_else(|| {
             config
@@ -129,7 +129,7 @@ impl Container {
             (None, None) => None,
             (None, Some(_)) => {
                 let spec = CreateSpec {
-                    container_dir: dir.clone(),
+                    container_dir: dir.to_path_buf(),
                     name: self.name().to_string(),
                     dir: None,
                     fstype: opts.fstype.clone(),
@@ -165,7 +165,7 @@ impl Container {
                 None => storage::with_mounted(store.as_ref(), |root| run(root))
                     .map_err(Error::from)??,
             },
-            (None, None) => run(&dir.join("rootfs"))?,
+            (None, None) => run(&dir.rootfs())?,
         }
 
         crate::failpoint!("create.template");

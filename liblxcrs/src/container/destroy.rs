@@ -9,13 +9,9 @@ use std::path::{Path, PathBuf};
 
 use lxcrs_config::Config;
 
+use super::ContainerDir;
 use crate::partial::{Made, Transaction};
 use crate::{lock, partial, Container, Error, Result};
-
-/// `lxc_snapshots`: in an origin, the clones that depend on it.
-pub const SNAPSHOTS_FILE: &str = "lxc_snapshots";
-/// `lxc_rdepends`: in a clone, the origin it depends on.
-pub const RDEPENDS_FILE: &str = "lxc_rdepends";
 
 impl Container {
     /// Destroys the container. With `with_snapshots`, its snapshots and dependent
@@ -32,7 +28,7 @@ impl Container {
     /// ephemeral one).
     pub(crate) fn destroy_defined(lxcpath: &Path, name: &str, with_snapshots: bool) -> Result<()> {
         crate::paths::check_name(name)?;
-        let config = lxcpath.join(name).join("config");
+        let config = ContainerDir::new(lxcpath, name).config();
         Self::destroy_at(lxcpath, name, with_snapshots, || Ok(Config::load(&config)?))
     }
 
@@ -50,10 +46,11 @@ impl Container {
         // answer (running), not something to wait for.
         let _lock = lock::lock_idle(lxcpath, name, || Self::running_at(lxcpath, name))?;
         crate::failpoint!("destroy.locked");
-        if partial::recover_locked(&lxcpath.join(name))? {
+        let dir = ContainerDir::new(lxcpath, name);
+        if partial::recover_locked(&dir)? {
             return Err(Error::NotDefined);
         }
-        if !lxcpath.join(name).join("config").is_file() {
+        if !dir.config().is_file() {
             return Err(Error::NotDefined);
         }
         if Self::running_at(lxcpath, name) {
@@ -62,18 +59,20 @@ impl Container {
             });
         }
         remove_cgroup_leftovers(name);
-        let dir = lxcpath.join(name);
         // A clone that no longer exists (a copy killed before it was undone) holds
         // nothing back.
         let clones: Vec<(PathBuf, String)> = dependents(&dir)
             .into_iter()
-            .filter(|(p, n)| p.join(n).join("config").exists() || partial::is_partial(&p.join(n)))
+            .filter(|(p, n)| {
+                let d = ContainerDir::new(p, n);
+                d.config().exists() || partial::is_partial(&d)
+            })
             .collect();
         let snaps = snapshots(&dir);
         if !with_snapshots {
             // An overlay snapshot (`snaps/snapN`) is listed as a dependent too: it is one
             // of the snapshots, not a clone.
-            let own_snaps = dir.join("snaps");
+            let own_snaps = dir.snaps();
             if clones.iter().any(|(p, _)| *p != own_snaps) {
                 return Err(Error::hint(
                     format!(
@@ -104,7 +103,7 @@ impl Container {
             }
         }
         for name in &snaps {
-            let mut c = Container::new(name, Some(&dir.join("snaps")))?;
+            let mut c = Container::new(name, Some(&dir.snaps()))?;
             if !c.is_defined() {
                 // Already gone as one of the dependent clones above.
                 continue;
@@ -162,7 +161,7 @@ impl Container {
 
 /// The clones listed in `<dir>/lxc_snapshots` (pairs of lines: lxcpath, name).
 pub fn dependents(dir: &Path) -> Vec<(PathBuf, String)> {
-    let text = fs::read_to_string(dir.join(SNAPSHOTS_FILE)).unwrap_or_default();
+    let text = fs::read_to_string(ContainerDir::at(dir).snapshots_file()).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines
         .chunks(2)
@@ -174,7 +173,7 @@ pub fn dependents(dir: &Path) -> Vec<(PathBuf, String)> {
 /// The snapshots under `<dir>/snaps/`. One whose making or removal never finished
 /// (killed) is finished now and not listed, nor one still being made.
 pub fn snapshots(dir: &Path) -> Vec<String> {
-    let snaps = dir.join("snaps");
+    let snaps = ContainerDir::at(dir).snaps();
     let mut v: Vec<String> = fs::read_dir(&snaps)
         .map(|rd| {
             rd.flatten()
@@ -184,7 +183,7 @@ pub fn snapshots(dir: &Path) -> Vec<String> {
                         let _ = partial::recover(&snaps, &name);
                         return false;
                     }
-                    e.path().join("config").exists()
+                    ContainerDir::at(&e.path()).config().exists()
                 })
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect()
@@ -196,7 +195,7 @@ pub fn snapshots(dir: &Path) -> Vec<String> {
 
 /// If this container is a clone, removes it from its origin's `lxc_snapshots`.
 fn drop_rdepend(dir: &Path, lxcpath: &Path, name: &str) {
-    let Ok(text) = fs::read_to_string(dir.join(RDEPENDS_FILE)) else {
+    let Ok(text) = fs::read_to_string(ContainerDir::at(dir).rdepends_file()) else {
         return;
     };
     let mut it = text.lines();

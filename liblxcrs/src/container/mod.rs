@@ -11,12 +11,14 @@ mod console;
 mod copy;
 mod create;
 mod destroy;
+mod dir;
 pub(crate) mod runtime;
 mod snapshot;
 
 pub use copy::{random_name, CloneOptions};
 pub use create::CreateOptions;
-pub use destroy::{dependents, snapshots, RDEPENDS_FILE, SNAPSHOTS_FILE};
+pub use destroy::{dependents, snapshots};
+pub use dir::{ContainerDir, RDEPENDS_FILE, SNAPSHOTS_FILE};
 pub use runtime::{blocks_signal, halt_signal, monitor_binary, print_start_failed, Started};
 pub use snapshot::SnapshotInfo;
 
@@ -58,16 +60,22 @@ impl Container {
         &self.lxcpath
     }
 
-    /// `<lxcpath>/<name>`.
-    pub fn dir(&self) -> PathBuf {
-        self.lxcpath.join(&self.name)
+    /// `<lxcpath>/<name>` and the files in it.
+    pub fn dir(&self) -> ContainerDir {
+        ContainerDir::new(&self.lxcpath, &self.name)
     }
 
     /// The config file in use: the rcfile if one was set, else `<lxcpath>/<name>/config`.
     pub fn config_path(&self) -> PathBuf {
+        self.dir().config_in_use(self.rcfile.as_deref())
+    }
+
+    /// The rcfile set with [`Container::set_rcfile`], unless it is the container's own
+    /// `<lxcpath>/<name>/config`: what a command run on our behalf must be told to read.
+    pub fn rcfile(&self) -> Option<&Path> {
         self.rcfile
-            .clone()
-            .unwrap_or_else(|| self.dir().join("config"))
+            .as_deref()
+            .filter(|p| *p != self.dir().config().as_path())
     }
 
     /// Use this file instead of `<lxcpath>/<name>/config` (`--rcfile`); drops a loaded config.
@@ -78,7 +86,7 @@ impl Container {
 
     /// True when the container's config file exists (LXC's `is_defined`).
     pub fn is_defined(&self) -> bool {
-        self.dir().join("config").is_file()
+        self.dir().config().is_file()
     }
 
     /// Loads (once) and returns the config.
@@ -114,7 +122,7 @@ impl Container {
     /// Saves the in-memory config to `<lxcpath>/<name>/config`.
     pub fn save_config(&self) -> Result<()> {
         match &self.config {
-            Some(c) => Ok(c.save(&self.dir().join("config"))?),
+            Some(c) => Ok(c.save(&self.dir().config())?),
             None => Err(Error::msg("no config loaded to save")),
         }
     }

@@ -3,7 +3,7 @@
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -139,11 +139,7 @@ impl Container {
 
     /// Init's pid, when running.
     pub fn init_pid(&self) -> Option<i32> {
-        Client::connect(self.lxcpath(), self.name())
-            .ok()
-            .flatten()?
-            .init_pid()
-            .ok()
+        running_init_pid(self.lxcpath(), self.name())
     }
 
     /// A pidfd for init, when running.
@@ -170,8 +166,8 @@ impl Container {
     /// is RUNNING (or with the start error). Foreground (`opts.foreground`): this process
     /// *becomes* the monitor (exec) and only returns on failure to exec.
     pub fn start_with(&mut self, mut opts: StartOptions) -> Result<Started> {
-        if opts.rcfile.is_none() && self.config_path() != self.dir().join("config") {
-            opts.rcfile = Some(self.config_path());
+        if opts.rcfile.is_none() {
+            opts.rcfile = self.rcfile().map(Path::to_path_buf);
         }
         if opts.rcfile.is_none() && !self.is_defined() {
             return Err(Error::NotDefined);
@@ -457,6 +453,17 @@ impl Container {
     pub fn console(&self, tty: i32, escape: crate::console::Escape, quiet: bool) -> Result<()> {
         super::console::run(self, tty, escape, quiet)
     }
+}
+
+/// The init pid of container `name` in `lxcpath`, when it runs: asked of its monitor,
+/// the one that knows it (no pidfile, no /proc scan). `None` when no monitor answers.
+pub(crate) fn running_init_pid(lxcpath: &Path, name: &str) -> Option<i32> {
+    init_pid_from(&Client::connect(lxcpath, name).ok()??)
+}
+
+/// The init pid the monitor behind `client` reports, when it has a live init.
+pub(crate) fn init_pid_from(client: &Client) -> Option<i32> {
+    client.init_pid().ok().filter(|p| *p > 0)
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub struct SnapshotInfo {
 
 impl Container {
     fn snaps_dir(&self) -> PathBuf {
-        self.dir().join("snaps")
+        self.dir().snaps()
     }
 
     /// Takes a snapshot `snapN` (first free N); returns its name. A `comment_file` is

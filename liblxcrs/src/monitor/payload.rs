@@ -13,6 +13,7 @@ use super::error::MonitorError;
 use crate::cgroups::{CgroupLayout, CgroupManager, Cgroups, Placement, DEFAULT_TIMEOUT};
 use crate::commands::options::StartOptions;
 use crate::console::ConsoleLog;
+use crate::container::ContainerDir;
 use crate::start::{self, HookContext, HookKind, Namespace, StartRequest};
 
 /// The config as the monitor runs it: file + `-s` defines.
@@ -24,10 +25,7 @@ pub(super) struct Loaded {
 impl Loaded {
     /// The config file (`-f`, else the container's), with the `-s` defines applied.
     pub fn load(lxcpath: &Path, name: &str, opts: &StartOptions) -> Result<Loaded, MonitorError> {
-        let config_path = opts
-            .rcfile
-            .clone()
-            .unwrap_or_else(|| lxcpath.join(name).join("config"));
+        let config_path = ContainerDir::new(lxcpath, name).config_in_use(opts.rcfile.as_deref());
         if !config_path.exists() {
             return Err(if opts.rcfile.is_some() {
                 MonitorError::NoRcfile(config_path)

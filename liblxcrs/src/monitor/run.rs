@@ -22,6 +22,7 @@ use crate::commands::options::{StartOptions, StartStatus};
 use crate::commands::socket as cmdsock;
 use crate::commands::state::State;
 use crate::console::RawMode;
+use crate::ContainerDir;
 
 /// Everything the monitor tracks.
 pub(super) struct Monitor {
@@ -325,10 +326,10 @@ impl Monitor {
         if let Some(lxc) = crate::commands::lxc::probe(lxcpath, name) {
             return Err(crate::container::runtime::running_under_lxc(name, &lxc).into());
         }
-        if lxcpath.join(name).join("partial").exists() {
+        if ContainerDir::new(lxcpath, name).partial().exists() {
             return Err(MonitorError::Partial {
                 name: name.to_string(),
-                marker: lxcpath.join(name).join("partial"),
+                marker: ContainerDir::new(lxcpath, name).partial(),
             });
         }
         self.lock = Some(lock);

@@ -124,7 +124,7 @@ impl ShareSource {
             }
             ShareSource::Path(p) => Ok(p.clone()),
             ShareSource::Container(name) => {
-                let pid = crate::start::spec::running_init_pid(name, lxcpath).ok_or_else(|| {
+                let pid = crate::container::runtime::running_init_pid(lxcpath, name).ok_or_else(|| {
                     StartError::config(
                         format!("lxc.namespace.share.{ns}"),
                         name.clone(),

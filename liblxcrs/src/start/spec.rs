@@ -97,13 +97,6 @@ fn ns_of(k: NsKind) -> Namespace {
     }
 }
 
-/// The init pid of a running container `name` in `lxcpath`, for `lxc.namespace.share`.
-/// Asks the container's monitor; `None` when it is not running.
-pub fn running_init_pid(name: &str, lxcpath: &Path) -> Option<i32> {
-    let client = crate::commands::Client::connect(lxcpath, name).ok()??;
-    client.init_pid().ok()
-}
-
 impl Spec {
     /// Resolve `config` for starting container `name`.
     pub fn new(

@@ -81,7 +81,7 @@ fn cpu(sel: &Select, ns: u64) -> String {
 
 /// The host-side device of each NIC, found LXC's way: `lxc.net.N.veth.pair` for a veth
 /// (the running value: the name the start generated), else `lxc.net.N.link`; with its
-/// counters `(host ifname, rx, tx)` from the host's sysfs. Devices that are not on the
+/// counters `(host ifname, rx, tx)` as the host sees them. Devices that are not on the
 /// host (a phys device, now in the container) are left out.
 fn links(ct: &Container) -> Vec<(String, u64, u64)> {
     let item = |k: String| {
@@ -102,20 +102,9 @@ fn links(ct: &Container) -> Vec<(String, u64, u64)> {
         let Some(host) = item(format!("lxc.net.{n}.{key}")) else {
             continue;
         };
-        let stats = std::path::Path::new("/sys/class/net")
-            .join(&host)
-            .join("statistics");
-        if !stats.is_dir() {
-            continue;
+        if let Some((rx, tx)) = liblxcrs::ips::host_link_bytes(&host) {
+            out.push((host, rx, tx));
         }
-        let stat = |f: &str| {
-            std::fs::read_to_string(stats.join(f))
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(0)
-        };
-        let (rx, tx) = (stat("rx_bytes"), stat("tx_bytes"));
-        out.push((host, rx, tx));
     }
     out
 }
@@ -181,8 +170,8 @@ fn render(ct: &Container, sel: &Select, show_name: bool) -> (String, String) {
             let fc = file_ct.get_or_insert_with(|| {
                 let mut c =
                     Container::new(ct.name(), Some(ct.lxcpath())).expect("name already validated");
-                if ct.config_path() != ct.dir().join("config") {
-                    c.set_rcfile(&ct.config_path());
+                if let Some(rc) = ct.rcfile() {
+                    c.set_rcfile(rc);
                 }
                 c
             });

@@ -1,11 +1,9 @@
 //! `lxc-ls [-1] [-f] [-F COLS] [--active|--running|--frozen|--stopped|--defined]
 //! [-g GROUPS] [--filter REGEX | REGEX]`: exit 0, even when nothing matches.
 
-use std::path::Path;
-
 use clap::{Arg, ArgAction};
-use liblxcrs::config::Config;
-use liblxcrs::internal::Client;
+use liblxcrs::list::Row;
+use liblxcrs::State;
 
 use crate::common;
 
@@ -159,21 +157,18 @@ pub fn main(args: Vec<String>) -> i32 {
         })
         .unwrap_or_default();
 
-    let mut rows = Vec::new();
-    for name in liblxcrs::list::defined(&lxcpath) {
-        if re.as_ref().is_some_and(|r| !r.is_match(&name)) {
-            continue;
-        }
-        let info = Info::gather(&lxcpath, &name);
-        let keep = (!m.get_flag("running") || info.running())
-            && (!m.get_flag("frozen") || info.state == "FROZEN")
-            && (!m.get_flag("stopped") || info.state == "STOPPED")
-            && (!m.get_flag("active") || info.state != "STOPPED")
-            && want_groups.iter().all(|g| info.groups.contains(g));
-        if keep {
-            rows.push(info);
-        }
-    }
+    let rows: Vec<Row> = liblxcrs::list::list(&lxcpath, |name| {
+        re.as_ref().is_none_or(|r| r.is_match(name))
+    })
+    .into_iter()
+    .filter(|r| {
+        (!m.get_flag("running") || r.state == State::Running)
+            && (!m.get_flag("frozen") || r.state == State::Frozen)
+            && (!m.get_flag("stopped") || r.state == State::Stopped)
+            && (!m.get_flag("active") || r.state != State::Stopped)
+            && want_groups.iter().all(|g| r.groups.contains(g))
+    })
+    .collect();
 
     if m.get_flag("fancy") || m.contains_id("format") {
         print_table(&columns, &rows);
@@ -184,96 +179,37 @@ pub fn main(args: Vec<String>) -> i32 {
     0
 }
 
-/// What the columns show for one container.
-struct Info {
-    name: String,
-    state: String,
-    pid: Option<i32>,
-    autostart: bool,
-    groups: Vec<String>,
-    unprivileged: bool,
-    ipv4: Vec<String>,
-    ipv6: Vec<String>,
-    interfaces: Vec<String>,
-    ram: Option<f64>,
-    swap: Option<f64>,
-}
-
-impl Info {
-    fn gather(lxcpath: &Path, name: &str) -> Info {
-        let cfg = Config::load(&lxcpath.join(name).join("config")).ok();
-        let model = cfg.as_ref().map(|c| c.model());
-        let client = Client::connect(lxcpath, name).ok().flatten();
-        let state = client
-            .as_ref()
-            .and_then(|c| c.state().ok())
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_else(|| {
-                // A container LXC's own monitor runs is running too.
-                let lxc = liblxcrs::internal::lxc_probe(lxcpath, name).is_some();
-                if lxc { "RUNNING" } else { "STOPPED" }.into()
-            });
-        let pid = client
-            .as_ref()
-            .and_then(|c| c.init_pid().ok())
-            .filter(|p| *p > 0);
-        let (ram, swap) = match &client {
-            Some(cl) => liblxcrs::stats::memory_mb(cl, name),
-            None => (None, None),
-        };
-        Info {
-            name: name.to_string(),
-            state,
-            pid,
-            autostart: model.is_some_and(|m| m.start.auto),
-            groups: model.map(|m| m.groups.clone()).unwrap_or_default(),
-            unprivileged: model.is_some_and(|m| !m.idmaps.is_empty()),
-            ipv4: pid.map(liblxcrs::ips::ipv4).unwrap_or_default(),
-            ipv6: pid.map(liblxcrs::ips::ipv6).unwrap_or_default(),
-            interfaces: pid.map(liblxcrs::ips::interfaces).unwrap_or_default(),
-            ram,
-            swap,
+/// The text of column `col` for one container.
+fn column(r: &Row, col: &str) -> String {
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(", ")
         }
-    }
-
-    fn running(&self) -> bool {
-        self.state == "RUNNING"
-    }
-
-    fn column(&self, col: &str) -> String {
-        let list = |v: &[String]| {
-            if v.is_empty() {
-                "-".to_string()
-            } else {
-                v.join(", ")
-            }
-        };
-        let mb = |v: Option<f64>| v.map(|x| format!("{x:.2}MB")).unwrap_or_else(|| "-".into());
-        match col {
-            "NAME" => self.name.clone(),
-            "STATE" => self.state.clone(),
-            "PID" => self
-                .pid
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "-".into()),
-            "RAM" => mb(self.ram),
-            "SWAP" => mb(self.swap),
-            "AUTOSTART" => u8::from(self.autostart).to_string(),
-            "GROUPS" => list(&self.groups),
-            "INTERFACE" => list(&self.interfaces),
-            "IPV4" => list(&self.ipv4),
-            "IPV6" => list(&self.ipv6),
-            "UNPRIVILEGED" => self.unprivileged.to_string(),
-            _ => "-".into(),
-        }
+    };
+    let mb = |v: Option<f64>| v.map(|x| format!("{x:.2}MB")).unwrap_or_else(|| "-".into());
+    match col {
+        "NAME" => r.name.clone(),
+        "STATE" => r.state.as_str().to_string(),
+        "PID" => r.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+        "RAM" => mb(r.ram_mb),
+        "SWAP" => mb(r.swap_mb),
+        "AUTOSTART" => u8::from(r.autostart).to_string(),
+        "GROUPS" => list(&r.groups),
+        "INTERFACE" => list(&r.interfaces),
+        "IPV4" => list(&r.ipv4),
+        "IPV6" => list(&r.ipv6),
+        "UNPRIVILEGED" => r.unprivileged.to_string(),
+        _ => "-".into(),
     }
 }
 
 /// LXC's fancy table: every column left-aligned to its widest cell, each followed by a space.
-fn print_table(columns: &[String], rows: &[Info]) {
+fn print_table(columns: &[String], rows: &[Row]) {
     let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| columns.iter().map(|c| r.column(c)).collect())
+        .map(|r| columns.iter().map(|c| column(r, c)).collect())
         .collect();
     let widths: Vec<usize> = columns
         .iter()
