@@ -191,7 +191,7 @@ impl Container {
         cmdsock::send(ours.as_fd(), &opts.encode(), &[]).map_err(Error::from)?;
 
         let mut cmd = Command::new(monitor_binary());
-        cmd.arg0(crate::monitor::PROCESS_TITLE)
+        cmd.arg0(crate::commands::options::PROCESS_TITLE)
             .arg(self.lxcpath())
             .arg(self.name());
         let theirs_raw = theirs.as_raw_fd();
@@ -303,7 +303,7 @@ impl Container {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let sig = halt_signal(configured, &status);
         drop(c);
-        crate::monitor::send_signal(&pidfd, sig).map_err(|e| {
+        crate::sys::pidfd::send_signal(&pidfd, sig).map_err(|e| {
             Error::msg(format!(
                 "failed to send signal {sig} to init (pid {pid}): {e}"
             ))
@@ -332,7 +332,7 @@ impl Container {
             .and_then(|v| lxcrs_config::model::Signal::parse(&v).ok())
             .map_or(libc::SIGINT, |s| s.0);
         drop(c);
-        crate::monitor::send_signal(&pidfd, sig).map_err(|e| {
+        crate::sys::pidfd::send_signal(&pidfd, sig).map_err(|e| {
             Error::msg(format!(
                 "failed to send the reboot signal {sig} to init: {e}"
             ))

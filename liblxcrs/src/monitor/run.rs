@@ -22,7 +22,7 @@ use crate::commands::options::{StartOptions, StartStatus};
 use crate::commands::socket as cmdsock;
 use crate::commands::state::State;
 use crate::console::RawMode;
-use crate::ContainerDir;
+use crate::container_dir::ContainerDir;
 
 /// Everything the monitor tracks.
 pub(super) struct Monitor {
