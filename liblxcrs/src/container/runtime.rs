@@ -39,6 +39,8 @@ pub(crate) fn running_under_lxc(name: &str, lxc: &crate::commands::peer::PeerCre
 /// does. Printed by `lxc-start` when the start fails in it or behind it (daemonized), and
 /// by the monitor when the start fails in the foreground, where `lxc-start` exec'd it.
 pub fn print_start_failed(name: &str, foreground: bool) {
+    // Only lxc-start reaches this (it and the monitor it execs): LXC's own text, program
+    // name included.
     eprintln!("lxc-start: {name}: The container failed to start");
     if !foreground {
         eprintln!("lxc-start: {name}: To get more details, run the container in foreground mode");

@@ -146,6 +146,7 @@ impl Monitor {
                     Err(e) => {
                         let msg = format!("cannot claim the command socket of {name}: {e}");
                         if opts.foreground {
+                            // In the foreground the monitor is lxc-start (exec'd by it).
                             eprintln!("lxc-start: {name}: {msg}");
                         }
                         report(&status, &StartStatus::Failed { msg });
