@@ -15,7 +15,7 @@ use std::path::{Component, Path, PathBuf};
 
 use lxcrs_config::Config;
 
-use crate::container::ContainerDir;
+use crate::container_dir::ContainerDir;
 use crate::{Error, Result};
 
 /// The generated pre-mount hook of `-t`, in the container directory.

@@ -6,6 +6,7 @@
 // The API: the `Container` handle and its methods (container/), and the small
 // helpers the tools call around it.
 mod container;
+pub(crate) mod container_dir;
 mod ephemeral;
 mod error;
 pub mod interrupt;

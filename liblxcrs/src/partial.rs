@@ -23,12 +23,11 @@ use std::path::{Path, PathBuf};
 
 use lxcrs_storage::remove::remove_tree_onedev;
 
-use crate::container::ContainerDir;
+use crate::container_dir::ContainerDir;
 use crate::lock;
 use crate::{Error, Result};
 
-/// The marker's file name, as LXC's.
-pub const MARKER: &str = "partial";
+pub use crate::container_dir::MARKER;
 
 /// One thing an unfinished operation made.
 #[derive(Debug, Clone, PartialEq, Eq)]

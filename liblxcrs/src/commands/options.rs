@@ -10,6 +10,9 @@ use super::wire::{Reader, Writer};
 use super::ProtocolError;
 
 /// The fd number the status socket has in the monitor.
+/// The argv[0] the monitor runs under (its process title is `[lxcrs monitor] <lxcpath> <name>`).
+pub const PROCESS_TITLE: &str = "[lxcrs monitor]";
+
 pub const STATUS_FD: i32 = 3;
 
 /// How to start the container.

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use lxcrs_config::Config;
 
+use super::dependents::dependents;
 use super::ContainerDir;
 use crate::partial::{Made, Transaction};
 use crate::{lock, partial, Container, Error, Result};
@@ -159,17 +160,6 @@ impl Container {
     }
 }
 
-/// The clones listed in `<dir>/lxc_snapshots` (pairs of lines: lxcpath, name).
-pub fn dependents(dir: &Path) -> Vec<(PathBuf, String)> {
-    let text = fs::read_to_string(ContainerDir::at(dir).snapshots_file()).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines
-        .chunks(2)
-        .filter(|c| c.len() == 2 && !c[1].is_empty())
-        .map(|c| (PathBuf::from(c[0]), c[1].to_string()))
-        .collect()
-}
-
 /// The snapshots under `<dir>/snaps/`. One whose making or removal never finished
 /// (killed) is finished now and not listed, nor one still being made.
 pub fn snapshots(dir: &Path) -> Vec<String> {
@@ -203,7 +193,7 @@ fn drop_rdepend(dir: &Path, lxcpath: &Path, name: &str) {
         return;
     };
     let origin = Path::new(olxcpath).join(oname);
-    super::copy::remove_dependent(&origin, lxcpath, name);
+    super::dependents::remove_dependent(&origin, lxcpath, name);
 }
 
 /// The cgroups a killed monitor of this (stopped) container left, where its monitor

@@ -10,15 +10,16 @@ use crate::{Error, Result};
 mod console;
 mod copy;
 mod create;
+mod dependents;
 mod destroy;
-mod dir;
 pub(crate) mod runtime;
 mod snapshot;
 
+pub use crate::container_dir::{ContainerDir, RDEPENDS_FILE, SNAPSHOTS_FILE};
 pub use copy::{random_name, CloneOptions};
 pub use create::CreateOptions;
-pub use destroy::{dependents, snapshots};
-pub use dir::{ContainerDir, RDEPENDS_FILE, SNAPSHOTS_FILE};
+pub use dependents::dependents;
+pub use destroy::snapshots;
 pub use runtime::{blocks_signal, halt_signal, monitor_binary, print_start_failed, Started};
 pub use snapshot::SnapshotInfo;
 

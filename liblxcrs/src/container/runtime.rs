@@ -39,6 +39,8 @@ pub(crate) fn running_under_lxc(name: &str, lxc: &crate::commands::peer::PeerCre
 /// does. Printed by `lxc-start` when the start fails in it or behind it (daemonized), and
 /// by the monitor when the start fails in the foreground, where `lxc-start` exec'd it.
 pub fn print_start_failed(name: &str, foreground: bool) {
+    // Only lxc-start reaches this (it and the monitor it execs): LXC's own text, program
+    // name included.
     eprintln!("lxc-start: {name}: The container failed to start");
     if !foreground {
         eprintln!("lxc-start: {name}: To get more details, run the container in foreground mode");
@@ -191,7 +193,7 @@ impl Container {
         cmdsock::send(ours.as_fd(), &opts.encode(), &[]).map_err(Error::from)?;
 
         let mut cmd = Command::new(monitor_binary());
-        cmd.arg0(crate::monitor::PROCESS_TITLE)
+        cmd.arg0(crate::commands::options::PROCESS_TITLE)
             .arg(self.lxcpath())
             .arg(self.name());
         let theirs_raw = theirs.as_raw_fd();
@@ -303,7 +305,7 @@ impl Container {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let sig = halt_signal(configured, &status);
         drop(c);
-        crate::monitor::send_signal(&pidfd, sig).map_err(|e| {
+        crate::sys::pidfd::send_signal(&pidfd, sig).map_err(|e| {
             Error::msg(format!(
                 "failed to send signal {sig} to init (pid {pid}): {e}"
             ))
@@ -332,7 +334,7 @@ impl Container {
             .and_then(|v| lxcrs_config::model::Signal::parse(&v).ok())
             .map_or(libc::SIGINT, |s| s.0);
         drop(c);
-        crate::monitor::send_signal(&pidfd, sig).map_err(|e| {
+        crate::sys::pidfd::send_signal(&pidfd, sig).map_err(|e| {
             Error::msg(format!(
                 "failed to send the reboot signal {sig} to init: {e}"
             ))

@@ -251,6 +251,8 @@ impl Container {
             .and_then(|()| storage::discard(cur_store.as_ref(), &scratch));
         crate::failpoint!("restore.cleanup");
         if let Err(e) = cleanup {
+            // Only lxc-snapshot -r restores; the restore stands, so this is a warning,
+            // not an error to return.
             eprintln!(
                 "lxc-snapshot: {}: restored, but removing the previous rootfs failed: {e}\nhint: remove {} by hand",
                 self.name(),

@@ -28,9 +28,6 @@ use crate::commands::options::STATUS_FD;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
-/// The argv[0] the monitor runs under (its process title is `[lxcrs monitor] <lxcpath> <name>`).
-pub const PROCESS_TITLE: &str = "[lxcrs monitor]";
-
 /// The binary's entry point: `lxcrs-monitor <lxcpath> <name>` with the status socket on
 /// fd 3. Returns the process exit code: 0, or init's status in the foreground, 1 when
 /// the start failed.
@@ -62,8 +59,6 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         status,
     )
 }
-
-pub(crate) use crate::sys::pidfd::send_signal;
 
 #[cfg(test)]
 mod tests {

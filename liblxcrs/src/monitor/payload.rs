@@ -13,7 +13,7 @@ use super::error::MonitorError;
 use crate::cgroups::{CgroupLayout, CgroupManager, Cgroups, Placement, DEFAULT_TIMEOUT};
 use crate::commands::options::StartOptions;
 use crate::console::ConsoleLog;
-use crate::container::ContainerDir;
+use crate::container_dir::ContainerDir;
 use crate::start::{self, HookContext, HookKind, Namespace, StartRequest};
 
 /// The config as the monitor runs it: file + `-s` defines.

@@ -22,7 +22,7 @@ use crate::commands::options::{StartOptions, StartStatus};
 use crate::commands::socket as cmdsock;
 use crate::commands::state::State;
 use crate::console::RawMode;
-use crate::ContainerDir;
+use crate::container_dir::ContainerDir;
 
 /// Everything the monitor tracks.
 pub(super) struct Monitor {
@@ -146,6 +146,7 @@ impl Monitor {
                     Err(e) => {
                         let msg = format!("cannot claim the command socket of {name}: {e}");
                         if opts.foreground {
+                            // In the foreground the monitor is lxc-start (exec'd by it).
                             eprintln!("lxc-start: {name}: {msg}");
                         }
                         report(&status, &StartStatus::Failed { msg });

@@ -5,7 +5,7 @@ use clap::{Arg, ArgAction};
 use liblxcrs::list::Row;
 use liblxcrs::State;
 
-use crate::common;
+use crate::common::{self, say};
 
 const FANCY_DEFAULT: &[&str] = &[
     "NAME",
@@ -118,7 +118,7 @@ pub fn main(args: Vec<String>) -> i32 {
     };
     if let Some(n) = m.get_one::<String>("nesting") {
         if n.parse::<u32>().is_err() {
-            eprintln!("lxc-ls: --nesting={n}: not a number of levels");
+            say!(c, "--nesting={n}: not a number of levels");
             eprintln!("hint: give a whole number, e.g. --nesting=2");
             return 1;
         }
@@ -127,7 +127,7 @@ pub fn main(args: Vec<String>) -> i32 {
     let re = match filter.map(|f| regex::Regex::new(&format!("^(?:{f})"))) {
         Some(Ok(r)) => Some(r),
         Some(Err(e)) => {
-            eprintln!("lxc-ls: invalid regular expression: {e}");
+            say!(c, "invalid regular expression: {e}");
             return 1;
         }
         None => None,

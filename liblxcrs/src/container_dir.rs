@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 pub const SNAPSHOTS_FILE: &str = "lxc_snapshots";
 /// The file in a snapshot clone's directory naming its origin (`<lxcpath>\n<name>\n`).
 pub const RDEPENDS_FILE: &str = "lxc_rdepends";
+/// The creation marker (`crate::partial`): an operation on the container not finished yet.
+pub const MARKER: &str = "partial";
 
 /// `<lxcpath>/<name>`, with a method for each file in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +46,7 @@ impl ContainerDir {
 
     /// `partial`: the marker of a create, copy or snapshot still under way (or crashed).
     pub fn partial(&self) -> PathBuf {
-        self.0.join(crate::partial::MARKER)
+        self.0.join(MARKER)
     }
 
     /// `rootfs`: the default root filesystem directory.
