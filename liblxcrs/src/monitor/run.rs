@@ -249,6 +249,9 @@ impl Monitor {
             crate::failpoint!("monitor.spawned");
             self.set_state(State::Running);
             self.ran = true;
+            // Before the status reaches lxc-start: once lxc-start has returned, the point
+            // is behind us (a failpoint test's next command must not meet it).
+            crate::failpoint!("monitor.running");
             if self.status.is_some() {
                 report(
                     &self.status,
@@ -259,7 +262,6 @@ impl Monitor {
                 self.status = None;
             }
             // The lock stays held while the container runs (see `Monitor::lock`).
-            crate::failpoint!("monitor.running");
 
             let Ended::Init(ws) = self.serve(&sigfd);
             let reboot =
