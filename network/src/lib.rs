@@ -25,6 +25,7 @@ pub mod names;
 mod netlink;
 mod netns;
 mod nic;
+pub mod nic_record;
 mod ovs;
 pub mod phys_record;
 mod rtnl;
@@ -46,3 +47,5 @@ pub use spec::{
     MacvlanMode, NetDevSpec, NetKind, VethMode, VethSpec, VethVlan,
 };
 pub use teardown::{cleanup_leftovers, find_leftovers, teardown, Leftover};
+#[doc(hidden)]
+pub use rtnl::link_dumps_on_this_thread;
