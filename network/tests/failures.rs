@@ -238,6 +238,8 @@ fn leftovers_of_a_crashed_monitor_are_found_and_removed() {
         h.run(|| find_leftovers(&cx.owner)).map(|v| v.len()).ok(),
         Some(0)
     );
+    h.run(|| teardown(&keep, &other, None).map_err(|mut v| v.remove(0)))
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
