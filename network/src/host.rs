@@ -175,7 +175,8 @@ pub(crate) fn undo(nl: &mut Nl, nic: &HostNic) -> Vec<NetError> {
     // Gone (or never made): nothing for a later start to look for. Phys devices have
     // their own record, removed once the device is back.
     if nic.kind != NicKind::Phys && errs.len() == before {
-        if let Err(e) = crate::nic_record::remove_in(&crate::nic_record::dir(), &nic.owner, nic.index)
+        if let Err(e) =
+            crate::nic_record::remove_in(&crate::nic_record::dir(), &nic.owner, nic.index)
         {
             errs.push(e);
         }

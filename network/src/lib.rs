@@ -42,10 +42,10 @@ pub use info::{ifnames_of_pid, ips_of, ipv4_of_pid, ipv6_of_pid, link_stats, Lin
 pub use netlink::NlError;
 pub use netns::{current_netns, in_netns, Netns};
 pub use nic::{HostNic, NetContext, NicKind, PhysState, ProxyEntry, ResolvedGateway};
+#[doc(hidden)]
+pub use rtnl::link_dumps_on_this_thread;
 pub use spec::{
     parse_ipv4_address, parse_ipv6_address, Gateway, Ipv4Address, IpvlanIsolation, IpvlanMode,
     MacvlanMode, NetDevSpec, NetKind, VethMode, VethSpec, VethVlan,
 };
 pub use teardown::{cleanup_leftovers, find_leftovers, teardown, Leftover};
-#[doc(hidden)]
-pub use rtnl::link_dumps_on_this_thread;

@@ -131,6 +131,9 @@ mod tests {
         fs::remove_file(&real).unwrap();
         fs::rename(&elsewhere, &real).unwrap();
         fs::set_permissions(&real, fs::Permissions::from_mode(0o666)).unwrap();
-        assert!(load_in(&dir, "o").is_empty(), "a world-writable record was read");
+        assert!(
+            load_in(&dir, "o").is_empty(),
+            "a world-writable record was read"
+        );
     }
 }

@@ -8,7 +8,8 @@ use std::net::Ipv4Addr;
 use common::{ctx, host_with_bridge, Ns};
 use lxcrs_network::{
     cleanup_leftovers, configure_in_netns, create_host_side, find_leftovers,
-    link_dumps_on_this_thread, move_into_netns, parse_ipv4_address, teardown, Gateway, MacvlanMode, NetDevSpec, NetKind, Netns, VethSpec,
+    link_dumps_on_this_thread, move_into_netns, parse_ipv4_address, teardown, Gateway, MacvlanMode,
+    NetDevSpec, NetKind, Netns, VethSpec,
 };
 
 fn veth(ip4: &str) -> NetDevSpec {
@@ -261,7 +262,10 @@ fn cleanup_without_a_record_lists_no_interfaces() {
             Ok(link_dumps_on_this_thread() - before)
         })
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(dumps, 0, "a start with nothing to clean listed every interface");
+    assert_eq!(
+        dumps, 0,
+        "a start with nothing to clean listed every interface"
+    );
 }
 
 #[test]
@@ -283,6 +287,9 @@ fn a_device_recreated_under_a_leftover_name_survives_the_cleanup() {
     ));
     h.run(|| cleanup_leftovers(&cx.owner).map_err(|mut v| v.remove(0)))
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(h.links().contains(&name), "a device that is not ours was deleted");
+    assert!(
+        h.links().contains(&name),
+        "a device that is not ours was deleted"
+    );
     h.sh(&format!("ip link del {name}"));
 }
