@@ -166,8 +166,18 @@ pub(crate) fn undo(nl: &mut Nl, nic: &HostNic) -> Vec<NetError> {
             nic.peer_ifname.as_deref()
         },
     ];
+    let before = errs.len();
     for name in ours.into_iter().flatten() {
         if let Err(e) = delete_if_tagged(nl, name, &tag) {
+            errs.push(e);
+        }
+    }
+    // Gone (or never made): nothing for a later start to look for. Phys devices have
+    // their own record, removed once the device is back.
+    if nic.kind != NicKind::Phys && errs.len() == before {
+        if let Err(e) =
+            crate::nic_record::remove_in(&crate::nic_record::dir(), &nic.owner, nic.index)
+        {
             errs.push(e);
         }
     }

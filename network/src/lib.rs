@@ -25,6 +25,7 @@ pub mod names;
 mod netlink;
 mod netns;
 mod nic;
+pub mod nic_record;
 mod ovs;
 pub mod phys_record;
 mod rtnl;
@@ -41,6 +42,8 @@ pub use info::{ifnames_of_pid, ips_of, ipv4_of_pid, ipv6_of_pid, link_stats, Lin
 pub use netlink::NlError;
 pub use netns::{current_netns, in_netns, Netns};
 pub use nic::{HostNic, NetContext, NicKind, PhysState, ProxyEntry, ResolvedGateway};
+#[doc(hidden)]
+pub use rtnl::link_dumps_on_this_thread;
 pub use spec::{
     parse_ipv4_address, parse_ipv6_address, Gateway, Ipv4Address, IpvlanIsolation, IpvlanMode,
     MacvlanMode, NetDevSpec, NetKind, VethMode, VethSpec, VethVlan,

@@ -14,8 +14,9 @@ pub struct NetContext {
     /// Container name (script argument and `LXC_NAME`).
     pub container_name: String,
     /// A string unique to this container on this host, e.g. `<lxcpath>/<name>`. It goes
-    /// into the `ifalias` of every host-side device we create, so devices left behind by
-    /// a killed monitor can be found ([`crate::find_leftovers`]).
+    /// into the `ifalias` of every host-side device we create, and names the records
+    /// ([`crate::nic_record`]) by which devices left behind by a killed monitor are
+    /// found and checked ([`crate::cleanup_leftovers`]).
     pub owner: String,
     /// `lxc.hook.version` (0: facts as arguments, 1: as environment).
     pub hook_version: u8,

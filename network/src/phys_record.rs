@@ -37,7 +37,7 @@ pub struct PhysRecord {
 
 /// FNV-1a: a stable, dependency-free hash for file names (not for security: the owner is
 /// checked against the file's content).
-fn fnv1a(s: &str) -> u64 {
+pub(crate) fn fnv1a(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
@@ -49,7 +49,7 @@ fn file_name(owner: &str, index: usize) -> String {
 
 /// Creates `dir` (0700) if needed and refuses one that is not a root-owned directory
 /// closed to others, or a symlink.
-fn check_dir(dir: &Path) -> Result<()> {
+pub(crate) fn check_dir(dir: &Path) -> Result<()> {
     match fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -61,7 +61,7 @@ fn check_dir(dir: &Path) -> Result<()> {
     let m = fs::symlink_metadata(dir).map_err(NetError::io(format!("stat {}", dir.display())))?;
     if !m.is_dir() || m.uid() != nix::unistd::geteuid().as_raw() || m.mode() & 0o077 != 0 {
         return Err(NetError::Io {
-            what: format!("use {} for phys device records", dir.display()),
+            what: format!("use {} for device records", dir.display()),
             source: io::Error::new(
                 io::ErrorKind::PermissionDenied,
                 "not a directory of ours closed to others (mode 0700)",
@@ -73,8 +73,14 @@ fn check_dir(dir: &Path) -> Result<()> {
 
 /// Writes `rec` into `dir` (replacing a previous record of the same NIC).
 pub fn save_in(dir: &Path, rec: &PhysRecord) -> Result<()> {
+    save_record(dir, &file_name(&rec.owner, rec.index), rec)
+}
+
+/// Writes `rec` as file `name` of `dir` (created 0700 if needed, checked): a new file
+/// (mode 0600, not through a symlink) renamed over the old one.
+pub(crate) fn save_record<T: Serialize>(dir: &Path, name: &str, rec: &T) -> Result<()> {
     check_dir(dir)?;
-    let path = dir.join(file_name(&rec.owner, rec.index));
+    let path = dir.join(name);
     let tmp = path.with_extension("tmp");
     let text = toml::to_string(rec).map_err(|e| NetError::Io {
         what: format!("encode {}", path.display()),
@@ -107,20 +113,29 @@ pub fn load_in(dir: &Path, owner: &str) -> Vec<PhysRecord> {
             let n = n.to_string_lossy();
             n.starts_with(&prefix) && !n.ends_with(".tmp")
         })
-        .filter_map(|e| {
-            let m = fs::symlink_metadata(e.path()).ok()?;
-            if !m.is_file() || m.uid() != nix::unistd::geteuid().as_raw() {
-                return None;
-            }
-            if m.permissions().mode() & 0o022 != 0 {
-                return None;
-            }
-            let rec: PhysRecord = toml::from_str(&fs::read_to_string(e.path()).ok()?).ok()?;
-            (rec.owner == owner).then_some(rec)
-        })
+        .filter_map(|e| read_record::<PhysRecord>(&e.path()))
+        .filter(|rec| rec.owner == owner)
         .collect();
     out.sort_by_key(|r| r.index);
     out
+}
+
+/// The record in file `path`, if it is a regular file of ours nobody else can write
+/// (not followed if a symlink) and parses.
+pub(crate) fn read_record<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    let m = fs::symlink_metadata(path).ok()?;
+    if !m.is_file() || m.uid() != nix::unistd::geteuid().as_raw() {
+        return None;
+    }
+    if m.permissions().mode() & 0o022 != 0 {
+        return None;
+    }
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .ok()?;
+    toml::from_str(&io::read_to_string(f).ok()?).ok()
 }
 
 /// (ifindex, kind) of every device recorded in `dir`, whoever it was lent to: a device

@@ -130,8 +130,19 @@ pub fn link_by_index(nl: &mut Nl, index: u32) -> NlResult<Option<Link>> {
     }
 }
 
+thread_local! {
+    static LINK_DUMPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many times this thread listed every interface ([`links`]): the tests check that
+/// a path does not (with hundreds of containers that dump dominated a start).
+pub fn link_dumps_on_this_thread() -> usize {
+    LINK_DUMPS.with(|c| c.get())
+}
+
 /// Every interface of this network namespace.
 pub fn links(nl: &mut Nl) -> NlResult<Vec<Link>> {
+    LINK_DUMPS.with(|c| c.set(c.get() + 1));
     Ok(nl
         .dump(M::GetLink(link_msg(0)))?
         .into_iter()

@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use netlink_packet_route::link::LinkAttribute;
 
 use crate::error::{NetError, Result};
-use crate::host::{delete_if_tagged, open, undo};
+use crate::host::{open, undo};
 use crate::names::{self, Tag};
 use crate::netlink::Nl;
 use crate::netns::{current_netns, in_netns, Netns};
@@ -142,6 +142,9 @@ pub struct Leftover {
 /// Devices in the calling thread's namespace tagged as created for container `owner`
 /// (see [`NetContext::owner`]). After a crashed monitor these are host veth ends, devices
 /// never moved in, and phys devices the kernel handed back under another name.
+///
+/// This lists every interface of the namespace with all its attributes: a diagnostic
+/// (and the tests' check). [`cleanup_leftovers`] does not use it.
 pub fn find_leftovers(owner: &str) -> Result<Vec<Leftover>> {
     let mut nl = open()?;
     let links = rtnl::links(&mut nl).map_err(NetError::nl("list interfaces"))?;
@@ -157,17 +160,25 @@ pub fn find_leftovers(owner: &str) -> Result<Vec<Leftover>> {
         .collect())
 }
 
-/// Remove what [`find_leftovers`] finds: delete created devices, rename phys devices
-/// back. Use [`teardown`] with the recorded [`HostNic`] when there is one (it also
-/// knows OVS ports, proxy entries and the down script).
+/// Remove what a killed monitor of container `owner` left behind, from the host-side
+/// records only ([`crate::nic_record`], [`phys_record`]): delete created devices, rename
+/// phys devices back. Each recorded device is looked up by name and deleted only if its
+/// ifindex, kind and tag all match the record; no record, no netlink at all. Use
+/// [`teardown`] with the recorded [`HostNic`] when there is one (it also knows OVS ports,
+/// proxy entries and the down script).
 pub fn cleanup_leftovers(owner: &str) -> Result<(), Vec<NetError>> {
-    let found = find_leftovers(owner).map_err(|e| vec![e])?;
+    let ndir = crate::nic_record::dir();
+    let created = crate::nic_record::load_in(&ndir, owner);
+    let dir = phys_record::dir();
+    let lent_here = phys_record::load_in(&dir, owner);
+    if created.is_empty() && lent_here.is_empty() {
+        return Ok(());
+    }
     let mut nl = open().map_err(|e| vec![e])?;
     let mut errs = Vec::new();
     // Phys devices: from the host-side records only. A tag on a returned device was
     // written (or rewritten) by the container and is not believed.
-    let dir = phys_record::dir();
-    for rec in phys_record::load_in(&dir, owner) {
+    for rec in lent_here {
         let p = PhysState {
             name: rec.name.clone(),
             mtu: rec.mtu,
@@ -193,24 +204,21 @@ pub fn cleanup_leftovers(owner: &str) -> Result<(), Vec<NetError>> {
         }
     }
     let lent = phys_record::all_lent_in(&dir);
-    for l in found {
-        if l.tag.kind == "phys" {
-            continue;
+    for rec in created {
+        match leftover_of(&mut nl, &rec, &lent) {
+            Ok(Some(index)) => {
+                if let Err(e) = rtnl::ignore_gone(rtnl::del_link(&mut nl, index)) {
+                    errs.push(NetError::nl(format!("delete {}", rec.ifname))(e));
+                    continue;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                errs.push(e);
+                continue;
+            }
         }
-        let lent_device = rtnl::link_by_name(&mut nl, &l.ifname)
-            .ok()
-            .flatten()
-            .is_some_and(|d| lent.contains(&(d.index, d.kind)));
-        if lent_device {
-            continue;
-        }
-        let alias = names::tag(
-            &l.tag.owner,
-            l.tag.index,
-            &l.tag.kind,
-            l.tag.original.as_deref(),
-        );
-        if let Err(e) = delete_if_tagged(&mut nl, &l.ifname, &alias) {
+        if let Err(e) = crate::nic_record::remove_in(&ndir, owner, rec.index) {
             errs.push(e);
         }
     }
@@ -219,4 +227,25 @@ pub fn cleanup_leftovers(owner: &str) -> Result<(), Vec<NetError>> {
     } else {
         Err(errs)
     }
+}
+
+/// The ifindex of the device `rec` names if it is still there and still the one we made:
+/// same name, `IFLA_INFO_KIND` and tag, same ifindex when the record has it, and not a
+/// lent phys device (which comes back with whatever the container wrote on it).
+fn leftover_of(
+    nl: &mut Nl,
+    rec: &crate::nic_record::NicRecord,
+    lent: &[(u32, Option<String>)],
+) -> Result<Option<u32>> {
+    let Some(l) = rtnl::link_by_name(nl, &rec.ifname)
+        .map_err(NetError::nl(format!("look up {}", rec.ifname)))?
+    else {
+        return Ok(None);
+    };
+    let tag = names::tag(&rec.owner, rec.index, &rec.kind, None);
+    let ours = l.alias.as_deref() == Some(tag.as_str())
+        && l.kind.as_deref() == Some(rec.link_kind.as_str())
+        && (rec.ifindex == 0 || l.index == rec.ifindex)
+        && !lent.contains(&(l.index, l.kind.clone()));
+    Ok(ours.then_some(l.index))
 }

@@ -7,8 +7,9 @@ use std::net::Ipv4Addr;
 
 use common::{ctx, host_with_bridge, Ns};
 use lxcrs_network::{
-    cleanup_leftovers, configure_in_netns, create_host_side, find_leftovers, move_into_netns,
-    parse_ipv4_address, teardown, Gateway, MacvlanMode, NetDevSpec, NetKind, Netns, VethSpec,
+    cleanup_leftovers, configure_in_netns, create_host_side, find_leftovers,
+    link_dumps_on_this_thread, move_into_netns, parse_ipv4_address, teardown, Gateway, MacvlanMode,
+    NetDevSpec, NetKind, Netns, VethSpec,
 };
 
 fn veth(ip4: &str) -> NetDevSpec {
@@ -217,8 +218,14 @@ fn leftovers_of_a_crashed_monitor_are_found_and_removed() {
     ];
     want.sort();
     assert_eq!(names, want);
-    h.run(|| cleanup_leftovers(&cx.owner).map_err(|mut v| v.remove(0)))
+    let dumps = h
+        .run(|| {
+            let before = link_dumps_on_this_thread();
+            cleanup_leftovers(&cx.owner).map_err(|mut v| v.remove(0))?;
+            Ok(link_dumps_on_this_thread() - before)
+        })
         .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(dumps, 0, "the clean-up listed every interface");
     let left = h.links();
     assert!(
         !left.contains(&want[0]) && !left.contains(&want[1]),
@@ -232,4 +239,57 @@ fn leftovers_of_a_crashed_monitor_are_found_and_removed() {
         h.run(|| find_leftovers(&cx.owner)).map(|v| v.len()).ok(),
         Some(0)
     );
+    h.run(|| teardown(&keep, &other, None).map_err(|mut v| v.remove(0)))
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn cleanup_without_a_record_lists_no_interfaces() {
+    require_root!();
+    let h = host_with_bridge();
+    let cx = ctx("never-crashed");
+    let v = veth("10.0.3.2/24");
+    // A container stopped cleanly: its record went with its devices.
+    let nic = h
+        .run(|| create_host_side(&v, &cx))
+        .unwrap_or_else(|e| panic!("{e}"));
+    h.run(|| teardown(&nic, &cx, None).map_err(|mut v| v.remove(0)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dumps = h
+        .run(|| {
+            let before = link_dumps_on_this_thread();
+            cleanup_leftovers(&cx.owner).map_err(|mut v| v.remove(0))?;
+            Ok(link_dumps_on_this_thread() - before)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        dumps, 0,
+        "a start with nothing to clean listed every interface"
+    );
+}
+
+#[test]
+fn a_device_recreated_under_a_leftover_name_survives_the_cleanup() {
+    require_root!();
+    let h = host_with_bridge();
+    let cx = ctx("renamed-twin");
+    let v = veth("10.0.3.2/24");
+    let nic = h
+        .run(|| create_host_side(&v, &cx))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let name = nic.host_ifname.clone().unwrap_or_default();
+    // The crashed monitor's device went away; another one now has its name, kind and
+    // even its tag, but not its ifindex: not ours to delete.
+    h.sh(&format!(
+        "ip link del {name} && ip link add {name} type veth peer name twin0 && \
+         ip link set {name} alias '{}'",
+        nic.tag()
+    ));
+    h.run(|| cleanup_leftovers(&cx.owner).map_err(|mut v| v.remove(0)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        h.links().contains(&name),
+        "a device that is not ours was deleted"
+    );
+    h.sh(&format!("ip link del {name}"));
 }

@@ -60,6 +60,11 @@ impl Container {
             });
         }
         remove_cgroup_leftovers(name);
+        // Devices a killed monitor recorded and left on the host (nothing to do, and no
+        // netlink, without a record).
+        if let Err(e) = crate::start::net::cleanup_leftovers(lxcpath, name) {
+            eprintln!("lxc-destroy: {name}: {e}");
+        }
         // A clone that no longer exists (a copy killed before it was undone) holds
         // nothing back.
         let clones: Vec<(PathBuf, String)> = dependents(&dir)

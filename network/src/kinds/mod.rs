@@ -8,6 +8,8 @@ use netlink_packet_route::link::LinkAttribute;
 
 use crate::error::{NetError, Result};
 use crate::netlink::{Nl, NlError};
+use crate::nic::HostNic;
+use crate::nic_record::{self, NicRecord};
 use crate::rtnl::{self, Link};
 
 /// Map a kernel "unknown device type" answer to a clear message.
@@ -42,4 +44,21 @@ pub(crate) fn tag_and_get(nl: &mut Nl, name: &str, tag: &str) -> Result<Link> {
     rtnl::set_link(nl, l.index, vec![LinkAttribute::IfAlias(tag.to_string())])
         .map_err(NetError::nl(format!("tag {name}")))?;
     Ok(l)
+}
+
+/// Records that device `ifname` (`IFLA_INFO_KIND` `link_kind`) is, or is about to be,
+/// created for `nic`: before the creation with `ifindex` 0, after it with the real one,
+/// so a killed monitor's device is found without listing the host's interfaces.
+pub(crate) fn record(nic: &HostNic, ifname: &str, ifindex: u32, link_kind: &str) -> Result<()> {
+    nic_record::save_in(
+        &nic_record::dir(),
+        &NicRecord {
+            owner: nic.owner.clone(),
+            index: nic.index,
+            kind: nic.kind.name().to_string(),
+            ifname: ifname.to_string(),
+            ifindex,
+            link_kind: link_kind.to_string(),
+        },
+    )
 }

@@ -8,7 +8,7 @@ use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage,
 };
 
-use super::{create_error, tag_and_get};
+use super::{create_error, record, tag_and_get};
 use crate::error::{NetError, Result};
 use crate::netlink::Nl;
 use crate::nic::{HostNic, ResolvedGateway};
@@ -72,6 +72,7 @@ pub(crate) fn create(
         LinkInfo::Kind(InfoKind::Veth),
         LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
     ]));
+    record(nic, &host_name, 0, "veth")?;
     rtnl::create_link(nl, m).map_err(|e| {
         if e.errno() == Some(libc::EEXIST) {
             duplicate_pair(spec, &host_name)
@@ -90,6 +91,7 @@ pub(crate) fn create(
     // Only the host end is tagged: deleting it removes the pair, and the container
     // should not see our bookkeeping.
     let host = tag_and_get(nl, &host_name, &nic.tag())?;
+    record(nic, &host_name, host.index, "veth")?;
 
     if let Some(br) = &bridge {
         attach(nl, spec, v, nic, br, &host)?;

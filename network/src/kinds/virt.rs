@@ -6,7 +6,7 @@ use netlink_packet_route::link::{
     LinkInfo, LinkMessage, MacVlanMode,
 };
 
-use super::{create_error, tag_and_get};
+use super::{create_error, record, tag_and_get};
 use crate::error::{NetError, Result};
 use crate::netlink::Nl;
 use crate::nic::{HostNic, ResolvedGateway};
@@ -84,13 +84,15 @@ pub(crate) fn create(nl: &mut Nl, spec: &NetDevSpec, nic: &mut HostNic) -> Resul
     }
     m.attributes.push(LinkAttribute::LinkInfo(info));
     let kind_static: &'static str = kind_name;
+    record(nic, &name, 0, kind_name)?;
     rtnl::create_link(nl, m).map_err(create_error(
         spec.key("type"),
         kind_static,
         format!("create {kind_name} device {name} on {parent_name}"),
     ))?;
     nic.peer_ifname = Some(name.clone());
-    tag_and_get(nl, &name, &nic.tag())?;
+    let dev = tag_and_get(nl, &name, &nic.tag())?;
+    record(nic, &name, dev.index, kind_name)?;
     nic.mtu = spec.mtu;
     nic.ipv4_gateway = spec.ipv4_gateway.map(|g| match g {
         Gateway::Addr(a) => ResolvedGateway::Addr(a),
